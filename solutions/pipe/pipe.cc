@@ -1,0 +1,364 @@
+// Reference solution of the pipe kata. See pipe.h for each contract and
+// exercises/pipe/README.md for the stages.
+
+#include "pipe/pipe.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace kata::pipe {
+namespace {
+
+[[noreturn]] void ThrowErrno(const std::string& call, int error = errno) {
+  throw std::system_error(error, std::generic_category(), call);
+}
+
+// Blocks SIGPIPE in this thread for its lifetime, so that writing to a pipe
+// with no reader fails with EPIPE instead of killing the process. A SIGPIPE
+// raised meanwhile is consumed before the old mask comes back; otherwise it
+// would be delivered (and kill us) the moment we unblock it.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&sigpipe_);
+    sigaddset(&sigpipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask_);
+  }
+  ~SigpipeBlocked() {
+    if (!was_pending_) {
+      const timespec no_wait{0, 0};
+      while (sigtimedwait(&sigpipe_, nullptr, &no_wait) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t sigpipe_;
+  sigset_t old_mask_;
+  bool was_pending_ = false;
+};
+
+void WaitUntilWritable(int fd) {
+  pollfd entry{fd, POLLOUT, 0};
+  while (poll(&entry, 1, -1) < 0) {
+    if (errno != EINTR) ThrowErrno("poll");
+  }
+}
+
+// Forks, flushing stdio first so that buffered output is not written twice
+// (once by each process).
+pid_t ForkOrThrow() {
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) ThrowErrno("fork");
+  return pid;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Stage 1
+
+ExitStatus WaitForChild(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) ThrowErrno("waitpid(" + std::to_string(pid) + ")");
+  }
+  ExitStatus result;
+  if (WIFEXITED(status)) {
+    result.exited = true;
+    result.code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signaled = true;
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- Stage 2
+
+Pipe MakePipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) ThrowErrno("pipe2");
+  return Pipe{Fd(fds[0]), Fd(fds[1])};
+}
+
+ExitStatus SendToChild(std::string_view message, const ChildMain& child_main) {
+  Pipe pipe = MakePipe();
+  pid_t pid = ForkOrThrow();
+  if (pid == 0) {
+    // Child: close our copy of the write end, or we never see end of file.
+    pipe.write_end.reset();
+    _exit(child_main(pipe.read_end.get()));
+  }
+  // Parent: close our copy of the read end, or a reader that quits early
+  // goes unnoticed and we block forever on a full pipe instead of EPIPE.
+  pipe.read_end.reset();
+  try {
+    WriteAll(pipe.write_end.get(), message);
+  } catch (...) {
+    pipe.write_end.reset();
+    WaitForChild(pid);
+    throw;
+  }
+  pipe.write_end.reset();  // the child's read() now returns 0: end of file
+  return WaitForChild(pid);
+}
+
+// ---------------------------------------------------------------- Stage 3
+
+void WriteAll(int fd, std::string_view data) {
+  SigpipeBlocked no_sigpipe;
+  while (!data.empty()) {
+    ssize_t written = write(fd, data.data(), data.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        WaitUntilWritable(fd);
+        continue;
+      }
+      ThrowErrno("write");
+    }
+    data.remove_prefix(static_cast<std::size_t>(written));  // short write
+  }
+}
+
+std::string ReadAll(int fd) {
+  std::string data;
+  char buffer[64 * 1024];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno("read");
+    }
+    if (n == 0) return data;  // every write end is closed
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+// ---------------------------------------------------------------- Stage 4
+
+std::string RoundTrip(std::string_view request, const Service& service) {
+  // A pipe only goes one way: one for the request, one for the reply.
+  Pipe to_child = MakePipe();
+  Pipe from_child = MakePipe();
+  pid_t pid = ForkOrThrow();
+  if (pid == 0) {
+    to_child.write_end.reset();
+    from_child.read_end.reset();
+    int code = 0;
+    try {
+      std::string reply = service(ReadAll(to_child.read_end.get()));
+      WriteAll(from_child.write_end.get(), reply);
+    } catch (...) {
+      code = 1;
+    }
+    _exit(code);
+  }
+  to_child.read_end.reset();
+  from_child.write_end.reset();
+  std::string reply;
+  try {
+    WriteAll(to_child.write_end.get(), request);
+    to_child.write_end.reset();
+    reply = ReadAll(from_child.read_end.get());
+  } catch (...) {
+    to_child.write_end.reset();
+    from_child.read_end.reset();
+    WaitForChild(pid);
+    throw;
+  }
+  ExitStatus status = WaitForChild(pid);
+  if (!status.ok()) {
+    throw std::runtime_error("RoundTrip: the service child failed (exit code " +
+                             std::to_string(status.code) + ", signal " +
+                             std::to_string(status.signal) + ")");
+  }
+  return reply;
+}
+
+// ---------------------------------------------------------------- Stage 6
+
+std::size_t MeasureCapacity() {
+  Pipe pipe = MakePipe();
+  if (fcntl(pipe.write_end.get(), F_SETFL, O_NONBLOCK) < 0) {
+    ThrowErrno("fcntl(F_SETFL, O_NONBLOCK)");
+  }
+  // Single bytes, so that the count is exact: a larger write is refused
+  // whole once fewer than PIPE_BUF bytes are free.
+  std::size_t total = 0;
+  const char byte = 'x';
+  for (;;) {
+    ssize_t n = write(pipe.write_end.get(), &byte, 1);
+    if (n == 1) {
+      ++total;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return total;
+    ThrowErrno("write");
+  }
+}
+
+Captured RunAndCapture(const ChildMain& child_main) {
+  Pipe pipe = MakePipe();
+  pid_t pid = ForkOrThrow();
+  if (pid == 0) {
+    pipe.read_end.reset();
+    _exit(child_main(pipe.write_end.get()));
+  }
+  pipe.write_end.reset();
+  Captured captured;
+  try {
+    // Drain first: a child writing more than the pipe holds blocks until we
+    // read, so waiting for it first would deadlock.
+    captured.output = ReadAll(pipe.read_end.get());
+  } catch (...) {
+    pipe.read_end.reset();
+    WaitForChild(pid);
+    throw;
+  }
+  captured.status = WaitForChild(pid);
+  return captured;
+}
+
+// ---------------------------------------------------------------- Stage 7
+
+void WriteRecord(int fd, std::string_view record) {
+  if (record.size() > PIPE_BUF) {
+    throw std::length_error("WriteRecord: " + std::to_string(record.size()) +
+                            " bytes is more than PIPE_BUF (" +
+                            std::to_string(PIPE_BUF) +
+                            "); such a write may be split");
+  }
+  SigpipeBlocked no_sigpipe;
+  ssize_t written;
+  do {
+    written = write(fd, record.data(), record.size());
+  } while (written < 0 && errno == EINTR);
+  if (written < 0) ThrowErrno("write");
+  if (static_cast<std::size_t>(written) != record.size()) {
+    throw std::system_error(EIO, std::generic_category(),
+                            "write: short write of a record");
+  }
+}
+
+// ---------------------------------------------------------------- Stage 8
+
+namespace {
+
+// Reads the errno a child sends through `channel` when execvp fails. End of
+// file without data means exec succeeded: the close-on-exec write end closed.
+int ReadExecError(int channel) {
+  int error = 0;
+  ssize_t n;
+  do {
+    n = read(channel, &error, sizeof(error));
+  } while (n < 0 && errno == EINTR);
+  return n == sizeof(error) ? error : 0;
+}
+
+// In the child: put `fd` on `target` (0 or 1). dup2 clears close-on-exec on
+// the copy; if the pipe end already is `target`, clear it by hand.
+void MoveTo(int fd, int target) {
+  if (fd == target) {
+    fcntl(fd, F_SETFD, 0);
+  } else {
+    dup2(fd, target);
+  }
+}
+
+// Feeds `input` to `to_child` while draining `from_child` into `output`, until
+// the input is out (or the command stopped reading) and output hit EOF.
+void Exchange(Fd& to_child, Fd& from_child, std::string_view input,
+              std::string& output) {
+  if (fcntl(to_child.get(), F_SETFL, O_NONBLOCK) < 0) ThrowErrno("fcntl");
+  if (input.empty()) to_child.reset();
+  SigpipeBlocked no_sigpipe;
+  char buffer[64 * 1024];
+  while (from_child) {
+    pollfd entries[2] = {{from_child.get(), POLLIN, 0},
+                         {to_child.get(), POLLOUT, 0}};  // -1 is ignored
+    if (poll(entries, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno("poll");
+    }
+    if (entries[1].revents & (POLLOUT | POLLERR)) {
+      ssize_t n = write(to_child.get(), input.data(), input.size());
+      if (n > 0) input.remove_prefix(static_cast<std::size_t>(n));
+      if (n < 0 && errno == EPIPE) input = {};  // it stopped reading: fine
+      if (n < 0 && errno != EPIPE && errno != EAGAIN && errno != EINTR) {
+        ThrowErrno("write");
+      }
+      if (input.empty()) to_child.reset();  // the command sees end of file
+    }
+    if (entries[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(from_child.get(), buffer, sizeof(buffer));
+      if (n > 0) output.append(buffer, static_cast<std::size_t>(n));
+      if (n == 0) from_child.reset();
+      if (n < 0 && errno != EINTR && errno != EAGAIN) ThrowErrno("read");
+    }
+  }
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::string_view input) {
+  if (argv.empty()) throw std::invalid_argument("RunCommand: empty argv");
+  // Build execvp's argument array before fork: the child should only make
+  // async-signal-safe calls.
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+
+  Pipe stdin_pipe = MakePipe();
+  Pipe stdout_pipe = MakePipe();
+  Pipe exec_error = MakePipe();  // close-on-exec: closes itself on success
+  pid_t pid = ForkOrThrow();
+  if (pid == 0) {
+    MoveTo(stdin_pipe.read_end.get(), STDIN_FILENO);
+    MoveTo(stdout_pipe.write_end.get(), STDOUT_FILENO);
+    execvp(args[0], args.data());
+    int error = errno;  // tell the parent why, through the channel
+    if (write(exec_error.write_end.get(), &error, sizeof(error)) < 0) _exit(126);
+    _exit(127);
+  }
+  stdin_pipe.read_end.reset();
+  stdout_pipe.write_end.reset();
+  exec_error.write_end.reset();
+
+  if (int error = ReadExecError(exec_error.read_end.get())) {
+    WaitForChild(pid);
+    ThrowErrno("execvp(" + argv[0] + ")", error);
+  }
+  CommandResult result;
+  try {
+    Exchange(stdin_pipe.write_end, stdout_pipe.read_end, input, result.output);
+  } catch (...) {
+    stdin_pipe.write_end.reset();
+    stdout_pipe.read_end.reset();
+    WaitForChild(pid);
+    throw;
+  }
+  result.status = WaitForChild(pid);
+  return result;
+}
+
+}  // namespace kata::pipe

@@ -1,0 +1,216 @@
+// The leak check run after every test: what the test opened or started and
+// did not give back. Each leak is reported with the call that was forgotten,
+// then cleaned up so that the next test starts from a clean slate.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/internal.h"
+#include "tests/support/kata.h"
+
+namespace kata::internal {
+namespace {
+
+struct Snapshot {
+  std::set<int> fds;
+  std::set<std::string> shm, mqueue, sysv, sockets;
+};
+
+Snapshot g_before;
+
+std::set<std::string> ListDir(const std::string& path) {
+  std::set<std::string> names;
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.insert(name);
+  }
+  closedir(dir);
+  return names;
+}
+
+std::string OurTag() { return "kata-" + std::to_string(RunnerPid()) + "-"; }
+
+// Socket files: anything of type socket in TEST_TMPDIR (private to this
+// target), and this run's names in /tmp (where UniqueSocketPath puts them).
+std::set<std::string> SocketFiles() {
+  std::set<std::string> found;
+  auto scan = [&](const std::string& dir, bool ours_only) {
+    for (const std::string& name : ListDir(dir)) {
+      if (ours_only && name.find(OurTag()) == std::string::npos) continue;
+      std::string path = dir + "/" + name;
+      struct stat st;
+      if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        found.insert(path);
+      }
+    }
+  };
+  if (const char* tmp = std::getenv("TEST_TMPDIR")) scan(tmp, false);
+  scan("/tmp", true);
+  return found;
+}
+
+// One entry per System V object as "msg <id> <key> <pids...>".
+std::set<std::string> SysvObjects() {
+  std::set<std::string> found;
+  for (const char* kind : {"msg", "shm", "sem"}) {
+    std::ifstream in(std::string("/proc/sysvipc/") + kind);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream row(line);
+      long key = 0, id = 0;
+      row >> key >> id;
+      found.insert(std::string(kind) + " " + std::to_string(id) + " " +
+                   std::to_string(key) + " |" + line);
+    }
+  }
+  return found;
+}
+
+bool IsOurSysvObject(const std::string& entry) {
+  std::istringstream row(entry);
+  std::string kind;
+  long id = 0, key = 0;
+  row >> kind >> id >> key;
+  if (key != 0 && (static_cast<unsigned long>(key) >> 8) ==
+                      static_cast<unsigned long>(RunnerPid())) {
+    return true;
+  }
+  // IPC_PRIVATE objects carry no name; the pid columns (creator for shm, last
+  // sender/receiver for msg) tell whether this run touched them.
+  std::string columns = entry.substr(entry.find('|') + 1);
+  std::istringstream fields(columns);
+  std::vector<long> values;
+  long value;
+  while (fields >> value) values.push_back(value);
+  std::vector<std::size_t> pid_columns;
+  if (kind == "msg") pid_columns = {5, 6};
+  if (kind == "shm") pid_columns = {4, 5};
+  for (std::size_t column : pid_columns) {
+    if (column < values.size() && values[column] == RunnerPid()) return true;
+  }
+  return false;
+}
+
+// "msg 3" for an entry of SysvObjects(): its other columns change over time.
+std::string SysvId(const std::string& entry) {
+  return entry.substr(0, entry.find(' ', entry.find(' ') + 1));
+}
+
+void RemoveSysv(const std::string& entry) {
+  std::istringstream row(entry);
+  std::string kind;
+  int id = 0;
+  row >> kind >> id;
+  if (kind == "msg") msgctl(id, IPC_RMID, nullptr);
+  if (kind == "shm") shmctl(id, IPC_RMID, nullptr);
+  if (kind == "sem") semctl(id, 0, IPC_RMID);
+}
+
+}  // namespace
+
+void TakeLeakSnapshot() {
+  g_before = Snapshot{};
+  for (const FdInfo& fd : FdsOf(getpid())) g_before.fds.insert(fd.fd);
+  g_before.shm = ListDir("/dev/shm");
+  g_before.mqueue = ListDir("/dev/mqueue");
+  for (const std::string& entry : SysvObjects()) {
+    g_before.sysv.insert(SysvId(entry));
+  }
+  g_before.sockets = SocketFiles();
+}
+
+std::vector<std::string> FindAndCleanLeaks() {
+  std::vector<std::string> leaks;
+  pid_t runner = getpid();
+
+  for (const FdInfo& fd : FdsOf(runner)) {
+    if (g_before.fds.count(fd.fd)) continue;
+    leaks.push_back(DescribeFd(fd) +
+                    " was opened during the test and is still open: close() "
+                    "it on every path, error paths included (an RAII Fd does "
+                    "this for you)");
+    close(fd.fd);
+  }
+
+  for (pid_t pid : ChildrenOf(runner)) {
+    ProcInfo info;
+    if (!ReadProc(pid, &info)) continue;
+    if (info.state == 'Z') {
+      leaks.push_back("child pid " + std::to_string(pid) + " (" + info.comm +
+                      ") is a zombie: it ended but nobody reaped it; call "
+                      "waitpid() for every child you fork");
+    } else {
+      leaks.push_back("child pid " + std::to_string(pid) + " (" + info.comm +
+                      ") is still running at the end of the test (" +
+                      StateName(info.state) + ", waiting in " + info.wchan +
+                      "); every child must end and be reaped with waitpid()");
+    }
+  }
+  for (pid_t pid : DescendantsOf(runner)) kill(pid, SIGKILL);
+  // Reap them all (orphaned grandchildren come to us: we are a subreaper).
+  while (waitpid(-1, nullptr, 0) > 0) {
+  }
+
+  std::string tag = OurTag();
+  for (const std::string& name : ListDir("/dev/shm")) {
+    if (g_before.shm.count(name) || name.find(tag) == std::string::npos) {
+      continue;
+    }
+    bool semaphore = name.rfind("sem.", 0) == 0;
+    leaks.push_back("/dev/shm/" + name + " was left behind: " +
+                    (semaphore ? "sem_unlink()" : "shm_unlink()") +
+                    " it when the last user is done");
+    unlink(("/dev/shm/" + name).c_str());
+  }
+  for (const std::string& name : ListDir("/dev/mqueue")) {
+    if (g_before.mqueue.count(name) || name.find(tag) == std::string::npos) {
+      continue;
+    }
+    leaks.push_back("/dev/mqueue/" + name +
+                    " was left behind: mq_unlink() it when the queue's owner "
+                    "is done");
+    mq_unlink(("/" + name).c_str());
+  }
+  for (const std::string& entry : SysvObjects()) {
+    if (g_before.sysv.count(SysvId(entry)) || !IsOurSysvObject(entry)) {
+      continue;
+    }
+    std::istringstream row(entry);
+    std::string kind, id;
+    row >> kind >> id;
+    leaks.push_back("System V " + kind + " id " + id +
+                    " was left behind (see ipcs): remove it with " +
+                    (kind == "msg" ? "msgctl" : kind == "shm" ? "shmctl"
+                                                              : "semctl") +
+                    "(IPC_RMID)");
+    RemoveSysv(entry);
+  }
+  for (const std::string& path : SocketFiles()) {
+    if (g_before.sockets.count(path)) continue;
+    leaks.push_back("socket file " + path +
+                    " was left behind: unlink() it when the server closes");
+    unlink(path.c_str());
+  }
+  return leaks;
+}
+
+}  // namespace kata::internal

@@ -1,0 +1,91 @@
+// Runner-wide state: the shared page, the runner's pid, escaped children.
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <system_error>
+
+#include "tests/support/internal.h"
+#include "tests/support/kata.h"
+
+namespace kata::internal {
+namespace {
+
+pid_t g_runner_pid = 0;
+bool g_in_kata_child = false;
+SharedPage* g_page = nullptr;
+
+std::mutex g_test_mutex;
+std::string g_current_test;
+
+}  // namespace
+
+SharedPage& Shared() {
+  if (g_page == nullptr) {
+    void* memory = mmap(nullptr, sizeof(SharedPage), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+      throw std::system_error(errno, std::generic_category(),
+                              "mmap(kata shared page)");
+    }
+    g_page = new (memory) SharedPage{};
+  }
+  return *g_page;
+}
+
+void InitRunner() {
+  g_runner_pid = getpid();
+  Shared();
+  // Orphans (a grandchild whose parent died) are re-parented to us rather than
+  // to init, so the leak check still sees them and can reap them.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+bool InKataChild() { return g_in_kata_child; }
+void MarkKataChild() { g_in_kata_child = true; }
+
+void ExitIfEscapedChild(std::string_view where) {
+  if (g_runner_pid == 0 || getpid() == g_runner_pid || g_in_kata_child) return;
+  SharedPage& page = Shared();
+  pid_t expected = 0;
+  if (page.escaped_pid.compare_exchange_strong(expected, getpid())) {
+    std::string text(where.substr(0, sizeof(page.escaped_where) - 1));
+    std::memcpy(page.escaped_where, text.c_str(), text.size() + 1);
+  }
+  // Not exit(): that would run the runner's atexit handlers and flush its
+  // stdio buffers a second time.
+  _exit(86);
+}
+
+void SetCurrentTest(std::string name) {
+  std::lock_guard<std::mutex> lock(g_test_mutex);
+  g_current_test = std::move(name);
+}
+
+std::string CurrentTest() {
+  std::lock_guard<std::mutex> lock(g_test_mutex);
+  return g_current_test;
+}
+
+void WriteRaw(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace kata::internal
+
+namespace kata {
+
+pid_t RunnerPid() { return internal::g_runner_pid; }
+
+}  // namespace kata

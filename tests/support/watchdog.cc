@@ -1,0 +1,155 @@
+// The per-test watchdog: a thread that wakes when a test overruns its
+// deadline, reports what every process of the test is blocked on, kills them
+// and ends the run. A stuck test cannot be resumed (its thread is blocked in
+// the kernel), so stopping loudly beats waiting for Bazel's 5-minute timeout.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tests/support/internal.h"
+#include "tests/support/kata.h"
+
+namespace kata::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kDefaultCause[] =
+    "a process is blocked for good: a read that never sees end of file "
+    "(a write end still open somewhere), a write into a full pipe nobody "
+    "drains, or a wait for a child that is itself blocked";
+
+struct Watchdog {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool armed = false;
+  Clock::time_point deadline;
+  std::chrono::milliseconds budget{0};
+  std::string test;
+  std::string cause;
+};
+
+Watchdog& Dog() {
+  static Watchdog* dog = new Watchdog;  // never destroyed: the thread outlives main
+  return *dog;
+}
+
+std::string Report(const std::string& test, const std::string& cause,
+                   std::chrono::milliseconds budget) {
+  pid_t runner = getpid();
+  std::string text = "\n[ DEADLOCK? ] " + test + " did not finish within " +
+                     std::to_string(budget.count()) + " ms.\n";
+  text += "likely cause: " + cause + "\n";
+  text += "what the kernel says about each process of this test:\n";
+  std::vector<pid_t> pids = {runner};
+  for (pid_t pid : DescendantsOf(runner)) pids.push_back(pid);
+  for (pid_t pid : pids) {
+    ProcInfo info;
+    if (!ReadProc(pid, &info)) continue;
+    // For the runner, /proc/<pid>/stat shows the main thread, the one
+    // that is stuck (not this watchdog thread).
+    text += "    pid " + std::to_string(pid) +
+            (pid == runner ? " (test runner)" : " (child of " +
+                                                    std::to_string(info.ppid) +
+                                                    ")") +
+            " " + info.comm + ": " + StateName(info.state) +
+            ", waiting in " + info.wchan + "\n";
+  }
+  std::string pipes = DescribePipes(pids);
+  if (!pipes.empty()) text += "pipes and who holds their ends:\n" + pipes;
+  text += "The test's children were killed; the remaining tests did not run.\n";
+  return text;
+}
+
+void Fire(const std::string& test, const std::string& cause,
+          std::chrono::milliseconds budget) {
+  std::string report = Report(test, cause, budget);
+  WriteRaw(STDOUT_FILENO, report);
+  for (pid_t pid : DescendantsOf(getpid())) kill(pid, SIGKILL);
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  WriteRaw(STDOUT_FILENO, "[  FAILED  ] " + test + " (deadline exceeded)\n");
+  _exit(124);
+}
+
+void Run() {
+  Watchdog& dog = Dog();
+  std::unique_lock<std::mutex> lock(dog.mutex);
+  for (;;) {
+    if (!dog.armed) {
+      dog.changed.wait(lock);
+      continue;
+    }
+    if (dog.changed.wait_until(lock, dog.deadline) ==
+            std::cv_status::timeout &&
+        dog.armed && Clock::now() >= dog.deadline) {
+      Fire(dog.test, dog.cause, dog.budget);
+    }
+  }
+}
+
+std::chrono::milliseconds Scaled(std::chrono::milliseconds deadline) {
+  return std::chrono::milliseconds(
+      static_cast<long>(static_cast<double>(deadline.count()) * TimeScale()));
+}
+
+}  // namespace
+
+double TimeScale() {
+  const char* scale = std::getenv("KATA_TIME_SCALE");
+  double value = scale ? std::atof(scale) : 1.0;
+  return value > 0 ? value : 1.0;
+}
+
+void StartWatchdog() {
+  std::thread(Run).detach();
+}
+
+void ArmWatchdog(const std::string& test, std::chrono::milliseconds deadline) {
+  Watchdog& dog = Dog();
+  std::lock_guard<std::mutex> lock(dog.mutex);
+  dog.armed = true;
+  dog.test = test;
+  dog.cause = kDefaultCause;
+  dog.budget = Scaled(deadline);
+  dog.deadline = Clock::now() + dog.budget;
+  dog.changed.notify_all();
+}
+
+void SetDeadlockCause(std::string cause, std::chrono::milliseconds deadline) {
+  Watchdog& dog = Dog();
+  std::lock_guard<std::mutex> lock(dog.mutex);
+  dog.cause = std::move(cause);
+  if (dog.armed) {
+    dog.budget = Scaled(deadline);
+    dog.deadline = Clock::now() + dog.budget;
+    dog.changed.notify_all();
+  }
+}
+
+void DisarmWatchdog() {
+  Watchdog& dog = Dog();
+  std::lock_guard<std::mutex> lock(dog.mutex);
+  dog.armed = false;
+  dog.changed.notify_all();
+}
+
+}  // namespace kata::internal
+
+namespace kata {
+
+void OnDeadlock(std::string_view likely_cause,
+                std::chrono::milliseconds deadline) {
+  internal::SetDeadlockCause(std::string(likely_cause), deadline);
+}
+
+}  // namespace kata
