@@ -90,8 +90,8 @@ class [[nodiscard]] Fd {
 //
 // How a child process ended, decoded from the status that waitpid(2) reports.
 struct ExitStatus {
-  bool exited = false;  // WIFEXITED: the child called exit() or _exit().
-  int code = -1;        // WEXITSTATUS, when `exited`.
+  bool exited = false;    // WIFEXITED: the child called exit() or _exit().
+  int code = -1;          // WEXITSTATUS, when `exited`.
   bool signaled = false;  // WIFSIGNALED: a signal ended the child.
   int signal = 0;         // WTERMSIG, when `signaled`.
 

@@ -43,14 +43,16 @@ int main() {
   Say("parent", "a new pipe accepts " + std::to_string(kp::MeasureCapacity()) +
                     " bytes before a writer blocks");
   kp::Captured captured = kp::RunAndCapture([](int write_fd) {
-    Say("child", "writing 1 MiB (16 pipe-fulls); I block until the parent reads");
+    Say("child",
+        "writing 1 MiB (16 pipe-fulls); I block until the parent reads");
     kp::WriteAll(write_fd, std::string(1 << 20, 'x'));
     return 0;
   });
   Say("parent", "drained " + std::to_string(captured.output.size()) +
                     " bytes, then reaped the child");
 
-  std::printf("\n== Stage 8: run a command, feeding stdin while reading stdout ==\n");
+  std::printf(
+      "\n== Stage 8: run a command, feeding stdin while reading stdout ==\n");
   const std::string input(1 << 20, 'a');
   kp::CommandResult result = kp::RunCommand({"tr", "a", "b"}, input);
   Say("parent", "tr turned 1 MiB of 'a' into " +

@@ -325,7 +325,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   // Build execvp's argument array before fork: the child should only make
   // async-signal-safe calls.
   std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
 
   Pipe stdin_pipe = MakePipe();
@@ -337,7 +338,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
     MoveTo(stdout_pipe.write_end.get(), STDOUT_FILENO);
     execvp(args[0], args.data());
     int error = errno;  // tell the parent why, through the channel
-    if (write(exec_error.write_end.get(), &error, sizeof(error)) < 0) _exit(126);
+    if (write(exec_error.write_end.get(), &error, sizeof(error)) < 0)
+      _exit(126);
     _exit(127);
   }
   stdin_pipe.read_end.reset();

@@ -51,7 +51,8 @@ KATA_STAGE(Stage6PipeCapacity, "Stage 6, a full pipe blocks",
            README "#stage-6-a-full-pipe-blocks");
 KATA_STAGE(Stage7AtomicRecords, "Stage 7, atomic records",
            README "#stage-7-atomic-records");
-KATA_STAGE(Stage8CommandRunner, "Stage 8, a command runner that cannot deadlock",
+KATA_STAGE(Stage8CommandRunner,
+           "Stage 8, a command runner that cannot deadlock",
            README "#stage-8-a-command-runner-that-cannot-deadlock");
 
 // ----------------------------------------------------------------- helpers
@@ -61,7 +62,8 @@ struct RawPipe {
   int read_fd = -1, write_fd = -1;
   RawPipe() {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    if (pipe2(fds, O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category(), "pipe2");
     read_fd = fds[0];
     write_fd = fds[1];
   }
@@ -102,7 +104,8 @@ bool RawWriteAll(int fd, std::string_view data) {
 // shows up as a mismatch rather than going unnoticed.
 std::string Pattern(std::size_t size) {
   std::string data(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<char>('!' + i % 251 % 90);
+  for (std::size_t i = 0; i < size; ++i)
+    data[i] = static_cast<char>('!' + i % 251 % 90);
   return data;
 }
 
@@ -111,9 +114,12 @@ std::string Pattern(std::size_t size) {
 std::string Difference(const std::string& expected, const std::string& actual) {
   if (expected == actual) return "";
   std::size_t at = 0;
-  while (at < expected.size() && at < actual.size() && expected[at] == actual[at]) ++at;
+  while (at < expected.size() && at < actual.size() &&
+         expected[at] == actual[at])
+    ++at;
   return "expected " + std::to_string(expected.size()) + " bytes, got " +
-         std::to_string(actual.size()) + "; first difference at byte " + std::to_string(at);
+         std::to_string(actual.size()) + "; first difference at byte " +
+         std::to_string(at);
 }
 
 // Installs a handler for `signal` WITHOUT SA_RESTART for the test's lifetime,
@@ -152,14 +158,17 @@ void ExpectSystemError(Call call, std::errc error, std::string_view call_name,
                        const std::string& hint) {
   try {
     call();
-    ADD_FAILURE() << "expected std::system_error (" << std::make_error_code(error).message()
+    ADD_FAILURE() << "expected std::system_error ("
+                  << std::make_error_code(error).message()
                   << "), but nothing was thrown" << hint;
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::make_error_code(error))
         << "std::system_error carries the wrong error: " << e.what() << hint;
     EXPECT_NE(std::string(e.what()).find(call_name), std::string::npos)
-        << "the message should name the failed call " << call_name << ", it says: " << e.what()
-        << Hint("std::system_error(errno, std::generic_category(), \"<call>\")");
+        << "the message should name the failed call " << call_name
+        << ", it says: " << e.what()
+        << Hint(
+               "std::system_error(errno, std::generic_category(), \"<call>\")");
   }
 }
 
@@ -171,7 +180,8 @@ TEST(Stage1ExitStatus, ReportsExitCode) {
   ASSERT_GE(pid, 0);
   if (pid == 0) _exit(7);
   ExitStatus status = kata::pipe::WaitForChild(pid);
-  EXPECT_TRUE(status.exited) << Hint("WIFEXITED(status) says the child exited normally");
+  EXPECT_TRUE(status.exited)
+      << Hint("WIFEXITED(status) says the child exited normally");
   EXPECT_EQ(status.code, 7) << Hint("the exit code is WEXITSTATUS(status)");
   EXPECT_FALSE(status.signaled);
 }
@@ -186,7 +196,8 @@ TEST(Stage1ExitStatus, ReportsKillingSignal) {
     _exit(0);
   }
   ExitStatus status = kata::pipe::WaitForChild(pid);
-  EXPECT_TRUE(status.signaled) << Hint("WIFSIGNALED(status) says a signal ended the child");
+  EXPECT_TRUE(status.signaled)
+      << Hint("WIFSIGNALED(status) says a signal ended the child");
   EXPECT_EQ(status.signal, SIGTERM) << Hint("the signal is WTERMSIG(status)");
   EXPECT_FALSE(status.exited);
 }
@@ -199,7 +210,9 @@ TEST(Stage1ExitStatus, LeavesNoZombie) {
   kata::pipe::WaitForChild(pid);
   EXPECT_EQ(kata::ProcessState(pid), '?')
       << "pid " << pid << " still exists in state " << kata::ProcessState(pid)
-      << Hint("waitpid() reaps the child; until then it stays a zombie (state Z)");
+      << Hint(
+             "waitpid() reaps the child; until then it stays a zombie (state "
+             "Z)");
 }
 
 // Tests that a signal arriving during the wait does not end it (EINTR).
@@ -215,8 +228,9 @@ TEST(Stage1ExitStatus, RetriesWhenASignalInterrupts) {
   try {
     EXPECT_EQ(kata::pipe::WaitForChild(pid).code, 5);
   } catch (const std::system_error& e) {
-    ADD_FAILURE() << "WaitForChild threw " << e.what()
-                  << Hint("EINTR only means a signal handler ran: call waitpid() again");
+    ADD_FAILURE()
+        << "WaitForChild threw " << e.what()
+        << Hint("EINTR only means a signal handler ran: call waitpid() again");
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
   }
@@ -225,15 +239,18 @@ TEST(Stage1ExitStatus, RetriesWhenASignalInterrupts) {
 // Tests that waiting for a process that is not our child is an error naming
 // waitpid (ECHILD), not a hang or a made-up status.
 TEST(Stage1ExitStatus, RejectsAProcessThatIsNotAChild) {
-  ExpectSystemError([] { kata::pipe::WaitForChild(getppid()); }, std::errc::no_child_process,
-                    "waitpid", Hint("throw std::system_error when waitpid() returns -1"));
+  ExpectSystemError([] { kata::pipe::WaitForChild(getppid()); },
+                    std::errc::no_child_process, "waitpid",
+                    Hint("throw std::system_error when waitpid() returns -1"));
 }
 
 // =========================================================== Stage 2
 
 constexpr char kChildHoldsWriteEnd[] =
-    "the child never saw end of file: read() returns 0 only after EVERY write end is "
-    "closed, and the child still holds its own copy of the write end (close it in the "
+    "the child never saw end of file: read() returns 0 only after EVERY write "
+    "end is "
+    "closed, and the child still holds its own copy of the write end (close it "
+    "in the "
     "child), or the parent never closed its write end after writing";
 
 // Tests the basic one-way message: the child receives exactly what was sent.
@@ -244,9 +261,11 @@ TEST(Stage2OneWay, ChildReceivesTheMessage) {
     received.Store(RawReadAll(fd));
     return 0;
   });
-  EXPECT_EQ(received.Load(), "hello, child")
-      << Hint("the parent writes the message into the write end; the child reads the read end");
-  EXPECT_TRUE(status.ok()) << "the child should exit with code 0, got " << status.code;
+  EXPECT_EQ(received.Load(), "hello, child") << Hint(
+      "the parent writes the message into the write end; the child reads the "
+      "read end");
+  EXPECT_TRUE(status.ok()) << "the child should exit with code 0, got "
+                           << status.code;
 }
 
 // Tests that end of file reaches the child promptly after the message.
@@ -258,7 +277,8 @@ TEST(Stage2OneWay, ChildSeesEndOfFileAfterTheMessage) {
     for (;;) {
       pollfd entry{fd, POLLIN, 0};
       if (poll(&entry, 1, 2000) == 0) {
-        seen.Store("no end of file after " + std::to_string(data.size()) + " bytes");
+        seen.Store("no end of file after " + std::to_string(data.size()) +
+                   " bytes");
         return 3;
       }
       ssize_t n = read(fd, buffer, sizeof(buffer));
@@ -269,14 +289,16 @@ TEST(Stage2OneWay, ChildSeesEndOfFileAfterTheMessage) {
     seen.Store(data + "<EOF>");
     return 0;
   });
-  EXPECT_EQ(seen.Load(), "ping<EOF>") << Hint(kChildHoldsWriteEnd, README "#stage-2-one-message-to-the-child");
+  EXPECT_EQ(seen.Load(), "ping<EOF>")
+      << Hint(kChildHoldsWriteEnd, README "#stage-2-one-message-to-the-child");
 }
 
 // Tests that the child's exit code comes back to the parent.
 TEST(Stage2OneWay, ChildExitCodeComesBack) {
   ExitStatus status = kata::pipe::SendToChild("", [](int) { return 42; });
   EXPECT_TRUE(status.exited);
-  EXPECT_EQ(status.code, 42) << Hint("return WaitForChild(pid) for the child you forked");
+  EXPECT_EQ(status.code, 42)
+      << Hint("return WaitForChild(pid) for the child you forked");
 }
 
 // Tests that an empty message is simply end of file for the child.
@@ -301,14 +323,16 @@ TEST(Stage2OneWay, MessageLargerThanThePipeArrivesWhole) {
     received.Store(RawReadAll(fd));
     return 0;
   });
-  EXPECT_EQ(Difference(message, received.Load()), "")
-      << Hint("write() may write fewer bytes than asked: WriteAll loops until all are out");
+  EXPECT_EQ(Difference(message, received.Load()), "") << Hint(
+      "write() may write fewer bytes than asked: WriteAll loops until all are "
+      "out");
 }
 
 // Tests that SendToChild really uses a pipe and a child process.
 TEST(Stage2OneWay, UsesAPipeAndAFork) {
   kata::CallCounter calls;
-  kata::pipe::SendToChild("x", [](int fd) { return RawReadAll(fd) == "x" ? 0 : 1; });
+  kata::pipe::SendToChild("x",
+                          [](int fd) { return RawReadAll(fd) == "x" ? 0 : 1; });
   kata::ExpectUsed(calls, {"pipe", "pipe2"}, 1, "a pipe (pipe(2))");
   kata::ExpectUsed(calls, {"fork"}, 1, "a child process (fork(2))");
 }
@@ -321,7 +345,8 @@ TEST(Stage2OneWay, ChildNeverReturnsIntoTheCaller) {
     return 0;
   });
   EXPECT_EQ(getpid(), kata::RunnerPid())
-      << "a child returned from SendToChild" << Hint("end the child with _exit(child_main(fd))");
+      << "a child returned from SendToChild"
+      << Hint("end the child with _exit(child_main(fd))");
 }
 
 // =========================================================== Stage 3
@@ -338,8 +363,9 @@ TEST(Stage3FullReadsAndWrites, ReadAllJoinsEverythingUntilEndOfFile) {
     }
   });
   pipe.CloseWrite();  // the writer child now holds the only write end
-  EXPECT_EQ(kata::pipe::ReadAll(pipe.read_fd), "one two three")
-      << Hint("one read() returns what is there now, not a whole message: loop until it returns 0");
+  EXPECT_EQ(kata::pipe::ReadAll(pipe.read_fd), "one two three") << Hint(
+      "one read() returns what is there now, not a whole message: loop until "
+      "it returns 0");
   writer.Join();
 }
 
@@ -362,7 +388,8 @@ TEST(Stage3FullReadsAndWrites, WriteAllFinishesAShortWrite) {
   kata::SharedText received;
   kata::Child reader([&] {
     pipe.CloseWrite();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the writer hit "full"
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(50));  // let the writer hit "full"
     received.Store(RawReadAll(pipe.read_fd));
   });
   pipe.CloseRead();
@@ -370,13 +397,15 @@ TEST(Stage3FullReadsAndWrites, WriteAllFinishesAShortWrite) {
     kata::pipe::WriteAll(pipe.write_fd, data);
   } catch (const std::system_error& e) {
     ADD_FAILURE() << "WriteAll threw " << e.what()
-                  << Hint("on a non-blocking fd, EAGAIN means the pipe is full: poll() for POLLOUT "
-                          "and write the rest");
+                  << Hint(
+                         "on a non-blocking fd, EAGAIN means the pipe is full: "
+                         "poll() for POLLOUT "
+                         "and write the rest");
   }
   pipe.CloseWrite();
   reader.Join();
-  EXPECT_EQ(Difference(prefill + data, received.Load()), "")
-      << Hint("write() may write fewer bytes than asked: loop until every byte is out");
+  EXPECT_EQ(Difference(prefill + data, received.Load()), "") << Hint(
+      "write() may write fewer bytes than asked: loop until every byte is out");
 }
 
 // Tests that ReadAll carries on after a signal interrupts a blocked read().
@@ -407,7 +436,8 @@ TEST(Stage3FullReadsAndWrites, WriteAllRetriesAfterASignal) {
   kata::SharedText received;
   kata::Child reader([&] {
     pipe.CloseWrite();
-    InterruptRunnerWhenBlocked(SIGUSR1);  // the writer is blocked on a full pipe
+    InterruptRunnerWhenBlocked(
+        SIGUSR1);  // the writer is blocked on a full pipe
     received.Store(RawReadAll(pipe.read_fd));
   });
   pipe.CloseRead();
@@ -419,32 +449,35 @@ TEST(Stage3FullReadsAndWrites, WriteAllRetriesAfterASignal) {
   }
   pipe.CloseWrite();
   reader.Join();
-  EXPECT_EQ(Difference(data, received.Load()), "")
-      << Hint("write() may write fewer bytes than asked: loop until every byte is out");
+  EXPECT_EQ(Difference(data, received.Load()), "") << Hint(
+      "write() may write fewer bytes than asked: loop until every byte is out");
 }
 
 // Tests that a failing read() becomes a std::system_error naming "read".
 TEST(Stage3FullReadsAndWrites, ReadAllRejectsABadDescriptor) {
-  ExpectSystemError([] { kata::pipe::ReadAll(-1); }, std::errc::bad_file_descriptor, "read",
-                    Hint("throw std::system_error when read() returns -1 (except EINTR)"));
+  ExpectSystemError(
+      [] { kata::pipe::ReadAll(-1); }, std::errc::bad_file_descriptor, "read",
+      Hint("throw std::system_error when read() returns -1 (except EINTR)"));
 }
 
 // =========================================================== Stage 4
 
 constexpr char kOnePipeBothWays[] =
-    "a round trip needs two pipes: with one pipe used for both directions, a process "
+    "a round trip needs two pipes: with one pipe used for both directions, a "
+    "process "
     "reads back its own bytes, or both wait for end of file from each other";
 
 // Tests that the reply is computed by a child process and comes back.
 TEST(Stage4RoundTrip, ReplyComesFromTheChild) {
   kata::OnDeadlock(kOnePipeBothWays);
   kata::SharedText service_pid;
-  std::string reply = kata::pipe::RoundTrip("hello", [&](std::string_view request) {
-    service_pid.Store(std::to_string(getpid()));
-    std::string upper(request);
-    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-    return upper;
-  });
+  std::string reply =
+      kata::pipe::RoundTrip("hello", [&](std::string_view request) {
+        service_pid.Store(std::to_string(getpid()));
+        std::string upper(request);
+        std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+        return upper;
+      });
   EXPECT_EQ(reply, "HELLO");
   EXPECT_NE(service_pid.Load(), std::to_string(getpid()))
       << Hint("the service must run in the forked child, not in the parent");
@@ -453,8 +486,10 @@ TEST(Stage4RoundTrip, ReplyComesFromTheChild) {
 // Tests that the parent reads the child's reply, not its own request.
 TEST(Stage4RoundTrip, ReplyIsNotTheRequestEchoedBack) {
   kata::OnDeadlock(kOnePipeBothWays);
-  std::string reply = kata::pipe::RoundTrip(
-      "question", [](std::string_view request) { return "answer to " + std::string(request); });
+  std::string reply =
+      kata::pipe::RoundTrip("question", [](std::string_view request) {
+        return "answer to " + std::string(request);
+      });
   EXPECT_EQ(reply, "answer to question") << Hint(kOnePipeBothWays);
 }
 
@@ -465,17 +500,21 @@ TEST(Stage4RoundTrip, LargeRequestAndReply) {
   std::string reply = kata::pipe::RoundTrip(request, [](std::string_view text) {
     return std::string(text.rbegin(), text.rend());
   });
-  EXPECT_EQ(Difference(std::string(request.rbegin(), request.rend()), reply), "");
+  EXPECT_EQ(Difference(std::string(request.rbegin(), request.rend()), reply),
+            "");
 }
 
 // Tests that a service that throws makes RoundTrip throw std::runtime_error.
 TEST(Stage4RoundTrip, FailingServiceIsAnError) {
-  EXPECT_THROW(kata::pipe::RoundTrip("x",
-                                     [](std::string_view) -> std::string {
-                                       throw std::runtime_error("service failed");
-                                     }),
-               std::runtime_error)
-      << Hint("the child exits with code 1 when the service throws; check the exit status");
+  EXPECT_THROW(
+      kata::pipe::RoundTrip("x",
+                            [](std::string_view) -> std::string {
+                              throw std::runtime_error("service failed");
+                            }),
+      std::runtime_error)
+      << Hint(
+             "the child exits with code 1 when the service throws; check the "
+             "exit status");
 }
 
 // =========================================================== Stage 5
@@ -483,19 +522,23 @@ TEST(Stage4RoundTrip, FailingServiceIsAnError) {
 // code that lets SIGPIPE through kills that child, not the test runner.
 
 constexpr char kParentHoldsReadEnd[] =
-    "the parent is blocked writing into a full pipe whose reader has gone: the parent "
-    "still holds its own copy of the read end, so the kernel never reports EPIPE (close "
+    "the parent is blocked writing into a full pipe whose reader has gone: the "
+    "parent "
+    "still holds its own copy of the read end, so the kernel never reports "
+    "EPIPE (close "
     "the read end in the parent)";
 
-// Tests that writing with no reader left is an EPIPE error, not death by SIGPIPE.
+// Tests that writing with no reader left is an EPIPE error, not death by
+// SIGPIPE.
 TEST(Stage5BrokenPipe, WriteAllWithNoReaderThrowsEpipe) {
   kata::RunInChild([] {
     signal(SIGPIPE, SIG_DFL);
     RawPipe pipe;
     pipe.CloseRead();  // before the write: nobody can ever read
-    ExpectSystemError([&] { kata::pipe::WriteAll(pipe.write_fd, "anyone there?"); },
-                      std::errc::broken_pipe, "write",
-                      Hint("report EPIPE as std::system_error"));
+    ExpectSystemError(
+        [&] { kata::pipe::WriteAll(pipe.write_fd, "anyone there?"); },
+        std::errc::broken_pipe, "write",
+        Hint("report EPIPE as std::system_error"));
   });
 }
 
@@ -514,10 +557,14 @@ TEST(Stage5BrokenPipe, WriterSurvivesTheBrokenPipe) {
     sigprocmask(SIG_BLOCK, nullptr, &mask);
     sigpending(&pending);
     EXPECT_FALSE(sigismember(&mask, SIGPIPE))
-        << "SIGPIPE is still blocked" << Hint("restore the old signal mask after the write");
+        << "SIGPIPE is still blocked"
+        << Hint("restore the old signal mask after the write");
     EXPECT_FALSE(sigismember(&pending, SIGPIPE))
-        << "a SIGPIPE is pending and will kill the process as soon as it is unblocked"
-        << Hint("consume the pending SIGPIPE (sigtimedwait) before unblocking it");
+        << "a SIGPIPE is pending and will kill the process as soon as it is "
+           "unblocked"
+        << Hint(
+               "consume the pending SIGPIPE (sigtimedwait) before unblocking "
+               "it");
   });
 }
 
@@ -527,8 +574,11 @@ TEST(Stage5BrokenPipe, SendToChildNoticesAChildThatStoppedReading) {
   kata::OnDeadlock(kParentHoldsReadEnd);
   kata::RunInChild([] {
     signal(SIGPIPE, SIG_DFL);
-    ExpectSystemError([] { kata::pipe::SendToChild(Pattern(1 << 20), [](int) { return 0; }); },
-                      std::errc::broken_pipe, "write", Hint(kParentHoldsReadEnd));
+    ExpectSystemError(
+        [] {
+          kata::pipe::SendToChild(Pattern(1 << 20), [](int) { return 0; });
+        },
+        std::errc::broken_pipe, "write", Hint(kParentHoldsReadEnd));
   });
 }
 
@@ -553,17 +603,21 @@ TEST(Stage5BrokenPipe, SendToChildCleansUpAfterEpipe) {
 // =========================================================== Stage 6
 
 constexpr char kWaitBeforeDrain[] =
-    "waitpid() before draining: the child is blocked writing into a full pipe (64 KiB) "
+    "waitpid() before draining: the child is blocked writing into a full pipe "
+    "(64 KiB) "
     "while the parent waits for it to exit; read everything first, then wait";
 
-// Tests that the measured capacity is the one the kernel reports (F_GETPIPE_SZ).
+// Tests that the measured capacity is the one the kernel reports
+// (F_GETPIPE_SZ).
 TEST(Stage6PipeCapacity, CapacityIsWhatTheKernelReports) {
   RawPipe pipe;
   const int reported = fcntl(pipe.write_fd, F_GETPIPE_SZ);
   kata::CallCounter calls;
   EXPECT_EQ(kata::pipe::MeasureCapacity(), static_cast<std::size_t>(reported))
-      << Hint("write single bytes to an O_NONBLOCK write end until EAGAIN; a larger write is "
-              "refused whole once less than PIPE_BUF is free");
+      << Hint(
+             "write single bytes to an O_NONBLOCK write end until EAGAIN; a "
+             "larger write is "
+             "refused whole once less than PIPE_BUF is free");
   kata::ExpectUsed(calls, {"pipe", "pipe2"}, 1, "a pipe (pipe(2))");
 }
 
@@ -571,8 +625,8 @@ TEST(Stage6PipeCapacity, CapacityIsWhatTheKernelReports) {
 TEST(Stage6PipeCapacity, RunAndCaptureDrainsBeforeWaiting) {
   kata::OnDeadlock(kWaitBeforeDrain);
   const std::string output = Pattern(1 << 20);
-  kata::pipe::Captured captured =
-      kata::pipe::RunAndCapture([&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; });
+  kata::pipe::Captured captured = kata::pipe::RunAndCapture(
+      [&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; });
   EXPECT_EQ(Difference(output, captured.output), "") << Hint(kWaitBeforeDrain);
   EXPECT_TRUE(captured.status.ok());
 }
@@ -594,9 +648,12 @@ TEST(Stage6PipeCapacity, RunAndCaptureReportsTheExitCode) {
 // through whole.
 TEST(Stage7AtomicRecords, RejectsRecordsLongerThanPipeBuf) {
   RawPipe pipe;
-  EXPECT_THROW(kata::pipe::WriteRecord(pipe.write_fd, std::string(PIPE_BUF + 1, 'x')),
-               std::length_error)
-      << Hint("only writes of at most PIPE_BUF bytes are atomic: refuse longer records");
+  EXPECT_THROW(
+      kata::pipe::WriteRecord(pipe.write_fd, std::string(PIPE_BUF + 1, 'x')),
+      std::length_error)
+      << Hint(
+             "only writes of at most PIPE_BUF bytes are atomic: refuse longer "
+             "records");
   kata::pipe::WriteRecord(pipe.write_fd, std::string(PIPE_BUF, 'y'));
   pipe.CloseWrite();
   EXPECT_EQ(RawReadAll(pipe.read_fd), std::string(PIPE_BUF, 'y'));
@@ -611,7 +668,8 @@ TEST(Stage7AtomicRecords, ConcurrentWritersNeverInterleave) {
     writers.emplace_back([&, w] {
       pipe.CloseRead();
       const std::string record(PIPE_BUF, static_cast<char>('A' + w));
-      for (int r = 0; r < kRecords; ++r) kata::pipe::WriteRecord(pipe.write_fd, record);
+      for (int r = 0; r < kRecords; ++r)
+        kata::pipe::WriteRecord(pipe.write_fd, record);
     });
   }
   pipe.CloseWrite();
@@ -624,24 +682,30 @@ TEST(Stage7AtomicRecords, ConcurrentWritersNeverInterleave) {
     if (record.find_first_not_of(record[0]) != std::string_view::npos) ++mixed;
   }
   EXPECT_EQ(mixed, 0) << "records were interleaved"
-                      << Hint("write each record with ONE write() call of at most PIPE_BUF bytes");
+                      << Hint(
+                             "write each record with ONE write() call of at "
+                             "most PIPE_BUF bytes");
 }
 
 // =========================================================== Stage 8
 
 constexpr char kFeedAndDrain[] =
-    "writing all input before reading any output deadlocks once both are larger than a "
-    "pipe: the command blocks writing its full stdout while the parent blocks writing "
+    "writing all input before reading any output deadlocks once both are "
+    "larger than a "
+    "pipe: the command blocks writing its full stdout while the parent blocks "
+    "writing "
     "its stdin; feed stdin and drain stdout at the same time with poll()";
 
 // Tests the simplest command: cat copies its input to its output.
 TEST(Stage8CommandRunner, CatEchoesItsInput) {
   kata::OnDeadlock(kFeedAndDrain);
   kata::CallCounter calls;
-  kata::pipe::CommandResult result = kata::pipe::RunCommand({"cat"}, "hello, cat\n");
+  kata::pipe::CommandResult result =
+      kata::pipe::RunCommand({"cat"}, "hello, cat\n");
   EXPECT_EQ(result.output, "hello, cat\n");
   EXPECT_TRUE(result.status.ok());
-  kata::ExpectUsed(calls, {"pipe", "pipe2"}, 2, "pipes for stdin and stdout (pipe(2))");
+  kata::ExpectUsed(calls, {"pipe", "pipe2"}, 2,
+                   "pipes for stdin and stdout (pipe(2))");
   kata::ExpectUsed(calls, {"fork"}, 1, "a child process (fork(2), then exec)");
 }
 
@@ -678,14 +742,16 @@ TEST(Stage8CommandRunner, CommandThatIgnoresItsInputIsNotAnError) {
   kata::RunInChild([] {
     signal(SIGPIPE, SIG_DFL);
     try {
-      kata::pipe::CommandResult result =
-          kata::pipe::RunCommand({"sh", "-c", "echo ignored"}, Pattern(1 << 20));
+      kata::pipe::CommandResult result = kata::pipe::RunCommand(
+          {"sh", "-c", "echo ignored"}, Pattern(1 << 20));
       EXPECT_EQ(result.output, "ignored\n");
       EXPECT_TRUE(result.status.ok());
     } catch (const std::system_error& e) {
       ADD_FAILURE() << "RunCommand threw " << e.what()
-                    << Hint("EPIPE while feeding input means the command stopped reading: stop "
-                            "writing, keep reading its output");
+                    << Hint(
+                           "EPIPE while feeding input means the command "
+                           "stopped reading: stop "
+                           "writing, keep reading its output");
     }
   });
 }
@@ -695,7 +761,8 @@ TEST(Stage8CommandRunner, MissingProgramIsAnErrorNamingExecvp) {
   ExpectSystemError(
       [] { kata::pipe::RunCommand({"kata-no-such-program"}, "input"); },
       std::errc::no_such_file_or_directory, "execvp",
-      Hint("exec fails in the child: send its errno to the parent through a close-on-exec pipe "
+      Hint("exec fails in the child: send its errno to the parent through a "
+           "close-on-exec pipe "
            "and throw there"));
 }
 
@@ -718,16 +785,19 @@ TEST(Stage8CommandRunner, CommandInheritsOnlyStandardDescriptors) {
   for (int fd : inherited) {
     if (!expected.count(fd)) extra += std::to_string(fd) + " ";
   }
-  EXPECT_EQ(extra, "") << "the command inherited these descriptors"
-                       << Hint("create the pipes close-on-exec (pipe2 with O_CLOEXEC); dup2 "
-                               "onto 0 and 1 clears the flag on the copies only");
+  EXPECT_EQ(extra, "")
+      << "the command inherited these descriptors"
+      << Hint(
+             "create the pipes close-on-exec (pipe2 with O_CLOEXEC); dup2 "
+             "onto 0 and 1 clears the flag on the copies only");
 }
 
 // Tests that an empty argv is rejected before anything is forked.
 TEST(Stage8CommandRunner, EmptyArgvIsRejected) {
   kata::CallCounter calls;
   EXPECT_THROW(kata::pipe::RunCommand({}, ""), std::invalid_argument);
-  EXPECT_EQ(calls.Count({"fork"}), 0) << Hint("check the arguments before you fork");
+  EXPECT_EQ(calls.Count({"fork"}), 0)
+      << Hint("check the arguments before you fork");
 }
 
 }  // namespace

@@ -85,10 +85,10 @@ std::string ReadToEnd(int fd) {
     if (getpid() != self) {
       // A process forked inside `body` returned all the way up here.
       internal::MarkKataChild();
-      ADD_FAILURE() << "a process forked inside a test child (pid "
-                    << getpid()
+      ADD_FAILURE() << "a process forked inside a test child (pid " << getpid()
                     << ") returned instead of ending with _exit()"
-                    << Hint("end every forked child with _exit(), never return");
+                    << Hint(
+                           "end every forked child with _exit(), never return");
     }
     for (int i = 0; i < results.size(); ++i) {
       if (results.GetTestPartResult(i).failed()) {
@@ -105,7 +105,8 @@ std::string ReadToEnd(int fd) {
 Child::Child(std::function<void()> body) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
-    throw std::system_error(errno, std::generic_category(), "pipe2(kata::Child)");
+    throw std::system_error(errno, std::generic_category(),
+                            "pipe2(kata::Child)");
   }
   std::fflush(nullptr);  // or buffered output would be printed twice
   pid_ = fork();
@@ -113,7 +114,8 @@ Child::Child(std::function<void()> body) {
     int error = errno;
     close(fds[0]);
     close(fds[1]);
-    throw std::system_error(error, std::generic_category(), "fork(kata::Child)");
+    throw std::system_error(error, std::generic_category(),
+                            "fork(kata::Child)");
   }
   if (pid_ == 0) {
     close(fds[0]);
@@ -183,8 +185,9 @@ void ExpectKilledBy(int signal, std::function<void()> body,
         << "the child died of another signal than expected" << hint;
   } else {
     ADD_FAILURE() << "expected the child to be killed by "
-                  << internal::SignalName(signal) << ", but it exited with code "
-                  << WEXITSTATUS(status) << hint;
+                  << internal::SignalName(signal)
+                  << ", but it exited with code " << WEXITSTATUS(status)
+                  << hint;
   }
 }
 

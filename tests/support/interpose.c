@@ -22,7 +22,8 @@
 long* kata_call_counters = 0;
 
 static void count(int index) {
-  if (kata_call_counters) __atomic_add_fetch(&kata_call_counters[index], 1, __ATOMIC_RELAXED);
+  if (kata_call_counters)
+    __atomic_add_fetch(&kata_call_counters[index], 1, __ATOMIC_RELAXED);
 }
 
 #define NEXT(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))

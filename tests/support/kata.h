@@ -60,8 +60,8 @@ std::string Hint(std::string_view advice, std::string_view where = {});
 // Registers what a stage is about and where to read about it. Any failing test
 // of `Suite` ends with "stage: <title>, read <where>", and the end-of-run table
 // lists the stage.
-#define KATA_STAGE(suite, title, where)                                  \
-  static const bool kata_stage_registered_##suite =                      \
+#define KATA_STAGE(suite, title, where)             \
+  static const bool kata_stage_registered_##suite = \
       ::kata::RegisterStage(#suite, title, where)
 
 bool RegisterStage(std::string_view suite, std::string_view title,
@@ -158,8 +158,8 @@ char ProcessState(pid_t pid);
 // Polls until the main thread of `pid` sleeps (state 'S'), i.e. it is blocked
 // in a system call such as read(); returns false after `limit`. Used to send a
 // signal exactly while a call is blocked.
-bool WaitUntilBlocked(pid_t pid,
-                      std::chrono::milliseconds limit = std::chrono::seconds(2));
+bool WaitUntilBlocked(
+    pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(2));
 
 // OpenDescriptors()
 //

@@ -199,8 +199,9 @@ std::vector<std::string> FindAndCleanLeaks() {
     row >> kind >> id;
     leaks.push_back("System V " + kind + " id " + id +
                     " was left behind (see ipcs): remove it with " +
-                    (kind == "msg" ? "msgctl" : kind == "shm" ? "shmctl"
-                                                              : "semctl") +
+                    (kind == "msg"   ? "msgctl"
+                     : kind == "shm" ? "shmctl"
+                                     : "semctl") +
                     "(IPC_RMID)");
     RemoveSysv(entry);
   }

@@ -61,9 +61,10 @@ class LateListener : public testing::EmptyTestEventListener {
                     << page.escaped_where
                     << " instead of ending with _exit(); it would have run "
                        "the rest of the tests a second time"
-                    << Hint("end every forked child with _exit(code) right "
-                            "after its work; never return or fall through "
-                            "into the parent's code");
+                    << Hint(
+                           "end every forked child with _exit(code) right "
+                           "after its work; never return or fall through "
+                           "into the parent's code");
     }
     // A test stopped by an unfinished function leaks whatever it had set up
     // before the call; those leaks are cleaned up but not reported.

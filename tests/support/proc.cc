@@ -100,13 +100,20 @@ std::vector<pid_t> DescendantsOf(pid_t root) {
 
 std::string StateName(char state) {
   switch (state) {
-    case 'R': return "running";
-    case 'S': return "sleeping (blocked in a system call)";
-    case 'D': return "uninterruptible sleep";
-    case 'Z': return "zombie (ended, never reaped with waitpid)";
-    case 'T': return "stopped";
-    case 't': return "traced";
-    default: return std::string("state ") + state;
+    case 'R':
+      return "running";
+    case 'S':
+      return "sleeping (blocked in a system call)";
+    case 'D':
+      return "uninterruptible sleep";
+    case 'Z':
+      return "zombie (ended, never reaped with waitpid)";
+    case 'T':
+      return "stopped";
+    case 't':
+      return "traced";
+    default:
+      return std::string("state ") + state;
   }
 }
 
@@ -159,8 +166,8 @@ std::string DescribePipes(const std::vector<pid_t>& pids) {
   for (pid_t pid : pids) {
     for (const FdInfo& fd : FdsOf(pid)) {
       if (fd.target.rfind("pipe:", 0) != 0) continue;
-      std::string who = "pid " + std::to_string(pid) + " fd " +
-                        std::to_string(fd.fd);
+      std::string who =
+          "pid " + std::to_string(pid) + " fd " + std::to_string(fd.fd);
       (fd.accmode == O_WRONLY ? pipes[fd.target].writers
                               : pipes[fd.target].readers)
           .push_back(who);
@@ -170,7 +177,8 @@ std::string DescribePipes(const std::vector<pid_t>& pids) {
   auto join = [](const std::vector<std::string>& items) {
     if (items.empty()) return std::string("nobody");
     std::string out;
-    for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+    for (const std::string& item : items)
+      out += (out.empty() ? "" : ", ") + item;
     return out;
   };
   for (const auto& [name, ends] : pipes) {
@@ -182,7 +190,8 @@ std::string DescribePipes(const std::vector<pid_t>& pids) {
 
 std::string SignalName(int signal) {
   const char* abbrev = sigabbrev_np(signal);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+  return abbrev ? std::string("SIG") + abbrev
+                : "signal " + std::to_string(signal);
 }
 
 std::string SignalMeaning(int signal) {

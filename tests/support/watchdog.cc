@@ -39,7 +39,8 @@ struct Watchdog {
 };
 
 Watchdog& Dog() {
-  static Watchdog* dog = new Watchdog;  // never destroyed: the thread outlives main
+  static Watchdog* dog =
+      new Watchdog;  // never destroyed: the thread outlives main
   return *dog;
 }
 
@@ -58,11 +59,10 @@ std::string Report(const std::string& test, const std::string& cause,
     // For the runner, /proc/<pid>/stat shows the main thread, the one
     // that is stuck (not this watchdog thread).
     text += "    pid " + std::to_string(pid) +
-            (pid == runner ? " (test runner)" : " (child of " +
-                                                    std::to_string(info.ppid) +
-                                                    ")") +
-            " " + info.comm + ": " + StateName(info.state) +
-            ", waiting in " + info.wchan + "\n";
+            (pid == runner ? " (test runner)"
+                           : " (child of " + std::to_string(info.ppid) + ")") +
+            " " + info.comm + ": " + StateName(info.state) + ", waiting in " +
+            info.wchan + "\n";
   }
   std::string pipes = DescribePipes(pids);
   if (!pipes.empty()) text += "pipes and who holds their ends:\n" + pipes;
@@ -89,8 +89,7 @@ void Run() {
       dog.changed.wait(lock);
       continue;
     }
-    if (dog.changed.wait_until(lock, dog.deadline) ==
-            std::cv_status::timeout &&
+    if (dog.changed.wait_until(lock, dog.deadline) == std::cv_status::timeout &&
         dog.armed && Clock::now() >= dog.deadline) {
       Fire(dog.test, dog.cause, dog.budget);
     }
@@ -110,9 +109,7 @@ double TimeScale() {
   return value > 0 ? value : 1.0;
 }
 
-void StartWatchdog() {
-  std::thread(Run).detach();
-}
+void StartWatchdog() { std::thread(Run).detach(); }
 
 void ArmWatchdog(const std::string& test, std::chrono::milliseconds deadline) {
   Watchdog& dog = Dog();

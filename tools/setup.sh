@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs everything ipc-katas needs on Debian/Ubuntu, from the distribution's
+# packages and npm only (no other downloads), then builds the katas and shows
+# the learner's progress. Safe to run again: it installs only what is missing.
+#
+#   tools/setup.sh                 install, build, show progress (exercises)
+#   tools/setup.sh --no-selfcheck  install and build only (what CI uses)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+selfcheck=1
+[[ "${1:-}" == "--no-selfcheck" || "${CI:-}" == "true" ]] && selfcheck=0
+
+sudo=""
+if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
+
+# Bazel 4.2.3 and its rules from Debian (see DESIGN section 4 / WORKSPACE),
+# GoogleTest and Google Benchmark sources, the compiler, and the real tools
+# some tests and demos talk to (cat, tr, sh, socat, ipcs).
+packages=(
+  bazel-bootstrap bazel-rules-cc bazel-rules-java
+  googletest libgtest-dev libbenchmark-dev
+  g++ python3 patch clang-format
+  coreutils socat util-linux procps
+  nodejs npm
+)
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+else
+  echo "setup: Debian packages already installed"
+fi
+
+# Watch mode and the BUILD-file formatter ship as binaries on npm.
+npm_tools=()
+command -v buildifier >/dev/null || npm_tools+=("@bazel/buildifier@8.2.1")
+command -v ibazel >/dev/null || npm_tools+=("@bazel/ibazel@0.28.0")
+if ((${#npm_tools[@]})); then
+  echo "setup: installing ${npm_tools[*]} from npm"
+  $sudo npm install -g --no-fund --no-audit "${npm_tools[@]}"
+fi
+
+echo "setup: building everything (the first build compiles GoogleTest, ~1 min)"
+bazel build //exercises/... //solutions/... //tests/... >/dev/null 2>&1 || bazel build //exercises/... //solutions/... //tests/...
+
+if ((selfcheck)); then
+  echo
+  echo "setup: done. Your progress (bazel test //exercises/...):"
+  bazel test //exercises/... --test_output=summary 2>&1 | grep -E "PASSED|FAILED|NO STATUS|Executed" || true
+  echo
+  echo "Red is expected: start with exercises/pipe/README.md and run"
+  echo "  bazel test //exercises/pipe/..."
+fi
