@@ -31,6 +31,13 @@ struct SharedPage {
   // place; the parent reports it when its current test ends.
   std::atomic<pid_t> escaped_pid;
   char escaped_where[512];
+  // Names created with O_CREAT by shm_open ('p'), sem_open ('s') and mq_open
+  // ('m') since the current test started, by any process of the run: the
+  // leak check looks each one up at the end of the test. (/dev/mqueue, where
+  // POSIX queues would be visible, is not mounted everywhere.)
+  std::atomic<int> created_count;
+  char created_kind[64];
+  char created_names[64][96];
 };
 
 // Maps the page on first use; call it from main() before any test forks.

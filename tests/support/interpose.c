@@ -26,6 +26,9 @@ static void count(int index) {
     __atomic_add_fetch(&kata_call_counters[index], 1, __ATOMIC_RELAXED);
 }
 
+/* Defined in runner.cc: remembers a created IPC name for the leak check. */
+void kata_record_created(char kind, const char* name);
+
 #define NEXT(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
 int pipe(int fds[2]) {
@@ -60,7 +63,9 @@ int mkfifo(const char* path, mode_t mode) {
 
 int shm_open(const char* name, int flags, mode_t mode) {
   count(6);
-  return NEXT(shm_open)(name, flags, mode);
+  int fd = NEXT(shm_open)(name, flags, mode);
+  if (fd >= 0 && (flags & O_CREAT)) kata_record_created('p', name);
+  return fd;
 }
 
 sem_t* sem_open(const char* name, int flags, ...) {
@@ -71,7 +76,9 @@ sem_t* sem_open(const char* name, int flags, ...) {
     mode_t mode = va_arg(args, mode_t);
     unsigned value = va_arg(args, unsigned);
     va_end(args);
-    return NEXT(sem_open)(name, flags, mode, value);
+    sem_t* sem = NEXT(sem_open)(name, flags, mode, value);
+    if (sem != SEM_FAILED) kata_record_created('s', name);
+    return sem;
   }
   return NEXT(sem_open)(name, flags);
 }
@@ -84,7 +91,9 @@ mqd_t mq_open(const char* name, int flags, ...) {
     mode_t mode = va_arg(args, mode_t);
     struct mq_attr* attr = va_arg(args, struct mq_attr*);
     va_end(args);
-    return NEXT(mq_open)(name, flags, mode, attr);
+    mqd_t queue = NEXT(mq_open)(name, flags, mode, attr);
+    if (queue != (mqd_t)-1) kata_record_created('m', name);
+    return queue;
   }
   return NEXT(mq_open)(name, flags);
 }

@@ -5,8 +5,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -125,9 +128,27 @@ void RemoveSysv(const std::string& entry) {
   if (kind == "sem") semctl(id, 0, IPC_RMID);
 }
 
+// Whether the IPC object `name` of `kind` ('p' shm, 's' sem, 'm' mq) exists.
+bool NamedObjectExists(char kind, const char* name) {
+  if (kind == 'p') {
+    int fd = shm_open(name, O_RDONLY, 0);
+    if (fd >= 0) close(fd);
+    return fd >= 0;
+  }
+  if (kind == 's') {
+    sem_t* sem = sem_open(name, 0);
+    if (sem != SEM_FAILED) sem_close(sem);
+    return sem != SEM_FAILED;
+  }
+  mqd_t queue = mq_open(name, O_RDONLY);
+  if (queue != static_cast<mqd_t>(-1)) mq_close(queue);
+  return queue != static_cast<mqd_t>(-1);
+}
+
 }  // namespace
 
 void TakeLeakSnapshot() {
+  Shared().created_count = 0;
   g_before = Snapshot{};
   for (const FdInfo& fd : FdsOf(getpid())) g_before.fds.insert(fd.fd);
   g_before.shm = ListDir("/dev/shm");
@@ -168,6 +189,29 @@ std::vector<std::string> FindAndCleanLeaks() {
   for (pid_t pid : DescendantsOf(runner)) kill(pid, SIGKILL);
   // Reap them all (orphaned grandchildren come to us: we are a subreaper).
   while (waitpid(-1, nullptr, 0) > 0) {
+  }
+
+  std::set<std::string> reported;
+  SharedPage& page = Shared();
+  int created = std::min(page.created_count.load(), 64);
+  for (int i = 0; i < created; ++i) {
+    char kind = page.created_kind[i];
+    std::string name = page.created_names[i];
+    if (reported.count(kind + name) || !NamedObjectExists(kind, name.c_str())) {
+      continue;
+    }
+    reported.insert(kind + name);
+    const char* remove = kind == 'p'   ? "shm_unlink()"
+                         : kind == 's' ? "sem_unlink()"
+                                       : "mq_unlink()";
+    const char* what = kind == 'p'   ? "shared memory object "
+                       : kind == 's' ? "named semaphore "
+                                     : "POSIX message queue ";
+    leaks.push_back(std::string(what) + name + " was left behind: " + remove +
+                    " it when the last user is done");
+    if (kind == 'p') shm_unlink(name.c_str());
+    if (kind == 's') sem_unlink(name.c_str());
+    if (kind == 'm') mq_unlink(name.c_str());
   }
 
   std::string tag = OurTag();

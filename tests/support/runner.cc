@@ -84,6 +84,17 @@ void WriteRaw(int fd, std::string_view text) {
 
 }  // namespace kata::internal
 
+// Called by interpose.c whenever an IPC name is created.
+extern "C" void kata_record_created(char kind, const char* name) {
+  using kata::internal::g_page;
+  if (g_page == nullptr || name == nullptr) return;
+  int slot = g_page->created_count.fetch_add(1);
+  if (slot < 0 || slot >= 64) return;
+  g_page->created_kind[slot] = kind;
+  std::strncpy(g_page->created_names[slot], name,
+               sizeof(g_page->created_names[slot]) - 1);
+}
+
 namespace kata {
 
 pid_t RunnerPid() { return internal::g_runner_pid; }

@@ -75,7 +75,9 @@ void Fire(const std::string& test, const std::string& cause,
   std::string report = Report(test, cause, budget);
   WriteRaw(STDOUT_FILENO, report);
   for (pid_t pid : DescendantsOf(getpid())) kill(pid, SIGKILL);
-  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  // Reap them (orphaned grandchildren come to us: the runner is a subreaper),
+  // or they would outlive us as zombies of whoever runs this binary.
+  while (waitpid(-1, nullptr, 0) > 0) {
   }
   WriteRaw(STDOUT_FILENO, "[  FAILED  ] " + test + " (deadline exceeded)\n");
   _exit(124);

@@ -1,0 +1,213 @@
+// Proves that every detector of the support library fires: each case runs one
+// deliberately broken test of victims.cc in its own process and checks the
+// report that comes out. Also checks the helpers that must NOT report.
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/kata.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+  double seconds = 0;
+};
+
+std::string VictimsBinary() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir && workspace) {
+    return std::string(srcdir) + "/" + workspace + "/tests/support/victims";
+  }
+  return "tests/support/victims";
+}
+
+// Runs one victim test in its own process and captures what it prints.
+Outcome RunVictim(const std::string& test) {
+  std::string command =
+      VictimsBinary() + " --gtest_filter=Victim." + test + " 2>&1";
+  auto start = std::chrono::steady_clock::now();
+  FILE* pipe = popen(command.c_str(), "r");
+  Outcome outcome;
+  if (pipe == nullptr) return outcome;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    outcome.output.append(buffer, n);
+  }
+  int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  outcome.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return outcome;
+}
+
+void ExpectReport(const std::string& test, const std::string& report) {
+  Outcome outcome = RunVictim(test);
+  EXPECT_NE(outcome.exit_code, 0) << "Victim." << test << " passed:\n"
+                                  << outcome.output;
+  EXPECT_THAT(outcome.output, HasSubstr(report));
+}
+
+// Tests that a clean test passes and reports nothing (no false alarms).
+TEST(Detectors, CleanTestPassesQuietly) {
+  Outcome outcome = RunVictim("Clean");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output, Not(HasSubstr("LEAK")));
+}
+
+// Tests the descriptor leak check.
+TEST(Detectors, ReportsALeakedDescriptor) {
+  ExpectReport("LeaksADescriptor", "(read end) was opened during the test");
+}
+
+// Tests the zombie check.
+TEST(Detectors, ReportsAZombie) {
+  ExpectReport("LeavesAZombie", "is a zombie: it ended but nobody reaped it");
+}
+
+// Tests the running-child check.
+TEST(Detectors, ReportsARunningChild) {
+  ExpectReport("LeavesARunningChild",
+               "is still running at the end of the test");
+}
+
+// Tests the /dev/shm check.
+TEST(Detectors, ReportsSharedMemoryLeftBehind) {
+  ExpectReport("LeavesSharedMemory", "was left behind: shm_unlink()");
+}
+
+// Tests the named-semaphore check.
+TEST(Detectors, ReportsANamedSemaphoreLeftBehind) {
+  ExpectReport("LeavesANamedSemaphore", "was left behind: sem_unlink()");
+}
+
+// Tests the /dev/mqueue check.
+TEST(Detectors, ReportsAPosixQueueLeftBehind) {
+  ExpectReport("LeavesAPosixQueue", "was left behind: mq_unlink()");
+}
+
+// Tests the System V check for a queue with this run's key.
+TEST(Detectors, ReportsASysvQueueLeftBehind) {
+  ExpectReport("LeavesASysvQueue", "msgctl(IPC_RMID)");
+}
+
+// Tests the System V check for an IPC_PRIVATE queue this run used.
+TEST(Detectors, ReportsAPrivateSysvQueueLeftBehind) {
+  ExpectReport("LeavesAPrivateSysvQueueItUsed", "msgctl(IPC_RMID)");
+}
+
+// Tests the socket-file check.
+TEST(Detectors, ReportsASocketFileLeftBehind) {
+  ExpectReport("LeavesASocketFile", "was left behind: unlink() it");
+}
+
+// Tests that leaks behind an unfinished stub function are cleaned up quietly.
+TEST(Detectors, StaysQuietAboutLeaksOfUnfinishedFunctions) {
+  Outcome outcome = RunVictim("HitsAnUnfinishedFunctionAfterLeaking");
+  EXPECT_THAT(outcome.output, HasSubstr("not implemented yet"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("LEAK")));
+}
+
+// Tests the watchdog: named test, cause, what each process waits on, and a
+// stop within seconds.
+TEST(Detectors, WatchdogStopsAHangWithItsCause) {
+  Outcome outcome = RunVictim("Hangs");
+  EXPECT_NE(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.output,
+              HasSubstr("[ DEADLOCK? ] Victim.Hangs did not finish within"));
+  EXPECT_THAT(outcome.output, HasSubstr("victim-cause: the read end waits"));
+  EXPECT_THAT(outcome.output, HasSubstr("(test runner)"));
+  EXPECT_THAT(outcome.output, HasSubstr("pipes and who holds their ends"));
+  EXPECT_LT(outcome.seconds, 10.0);
+}
+
+// Tests that exit() in the middle of the run is a failure, not a pass.
+TEST(Detectors, ReportsAnExitInTheMiddleOfTheRun) {
+  Outcome outcome = RunVictim("ExitsEarly");
+  EXPECT_EQ(outcome.exit_code, 3) << outcome.output;
+  EXPECT_THAT(outcome.output,
+              HasSubstr("exit() was called during Victim.ExitsEarly"));
+}
+
+// Tests that a forked child falling back into GoogleTest is reported once.
+TEST(Detectors, ReportsAChildThatEscapedIntoTheRunner) {
+  Outcome outcome = RunVictim("ChildEscapesIntoTheRunner");
+  EXPECT_NE(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.output, HasSubstr("returned into the test runner"));
+  // The escaped child must not have run (and printed) the test a second time.
+  std::size_t first = outcome.output.find("[ RUN      ]");
+  EXPECT_EQ(outcome.output.find("[ RUN      ]", first + 1), std::string::npos)
+      << outcome.output;
+}
+
+// Tests that a kata::Child's assertion failure reaches the parent.
+TEST(Detectors, CarriesAChildsFailureHome) {
+  ExpectReport("ChildFailsAnAssertion", "victim-child-side failure");
+}
+
+// Tests that a kata::Child's exception reaches the parent.
+TEST(Detectors, CarriesAChildsExceptionHome) {
+  ExpectReport("ChildThrows", "exception thrown in the child: victim-boom");
+}
+
+// Tests that a kata::Child killed by a signal is reported with its meaning.
+TEST(Detectors, ExplainsAChildsKillingSignal) {
+  ExpectReport("ChildDiesOfSigpipe", "was killed by SIGPIPE");
+}
+
+// Tests that a kata::Child calling exit() is reported.
+TEST(Detectors, ReportsAChildThatCalledExit) {
+  ExpectReport("ChildCallsExit", "exited with code 4");
+}
+
+// Tests the proof-of-mechanism counter.
+TEST(Detectors, ReportsTheWrongMechanism) {
+  ExpectReport("UsesTheWrongMechanism", "this kata asks for a pipe (pipe(2))");
+}
+
+// Tests that calls made in children are counted (the counters are shared).
+TEST(Helpers, CallCounterCountsChildren) {
+  kata::CallCounter calls;
+  kata::RunInChild([] {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    close(fds[0]);
+    close(fds[1]);
+  });
+  EXPECT_EQ(calls.Count({"pipe"}), 1);
+  EXPECT_GE(calls.Count({"fork"}), 1);
+}
+
+// Tests that unique names differ and carry the runner's pid.
+TEST(Helpers, UniqueNamesCarryThePidAndDiffer) {
+  std::string a = kata::UniqueName("x"), b = kata::UniqueName("x");
+  EXPECT_NE(a, b);
+  EXPECT_THAT(a, HasSubstr("/kata-" + std::to_string(getpid()) + "-"));
+  EXPECT_LT(kata::UniqueSocketPath("a-socket").size(), 108u);
+  EXPECT_NE(kata::UniqueSysvKey(), kata::UniqueSysvKey());
+}
+
+// Tests that SharedText written by a child is read by the parent.
+TEST(Helpers, SharedTextCrossesFork) {
+  kata::SharedText text;
+  kata::RunInChild([&] { text.Store("from the child"); });
+  EXPECT_EQ(text.Load(), "from the child");
+}
+
+}  // namespace

@@ -1,0 +1,160 @@
+// Deliberately broken tests, one per detector of the support library. They
+// are not run on their own: detectors_test.cc runs this binary once per test
+// (--gtest_filter=Victim.X) and checks that the right report comes out.
+
+#include <fcntl.h>
+#include <mqueue.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/support/kata.h"
+
+namespace {
+
+KATA_STAGE(Victim, "the detector self-test", "tests/support/kata.h");
+
+TEST(Victim, Clean) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Victim, LeaksADescriptor) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[1]);  // fds[0], the read end, stays open
+}
+
+TEST(Victim, LeavesAZombie) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  while (kata::ProcessState(pid) != 'Z') {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+TEST(Victim, LeavesARunningChild) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+}
+
+TEST(Victim, LeavesSharedMemory) {
+  int fd = shm_open(kata::UniqueName("leak").c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+}
+
+TEST(Victim, LeavesANamedSemaphore) {
+  sem_t* sem = sem_open(kata::UniqueName("leak").c_str(), O_CREAT, 0600, 0);
+  ASSERT_NE(sem, SEM_FAILED);
+  sem_close(sem);
+}
+
+TEST(Victim, LeavesAPosixQueue) {
+  mqd_t queue = mq_open(kata::UniqueName("leak").c_str(), O_CREAT | O_RDWR,
+                        0600, nullptr);
+  ASSERT_NE(queue, static_cast<mqd_t>(-1));
+  mq_close(queue);
+}
+
+TEST(Victim, LeavesASysvQueue) {
+  ASSERT_GE(msgget(kata::UniqueSysvKey(), IPC_CREAT | 0600), 0);
+}
+
+TEST(Victim, LeavesAPrivateSysvQueueItUsed) {
+  int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  ASSERT_GE(id, 0);
+  struct {
+    long type;
+    char text[4];
+  } message{1, "hi"};
+  ASSERT_EQ(msgsnd(id, &message, sizeof(message.text), 0), 0);
+}
+
+TEST(Victim, LeavesASocketFile) {
+  std::string path = kata::UniqueSocketPath("leak");
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+            0);
+  close(fd);
+}
+
+TEST(Victim, HitsAnUnfinishedFunctionAfterLeaking) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  throw std::logic_error("not implemented yet: Victim (stage 0)");
+}
+
+TEST(Victim, Hangs) {
+  kata::OnDeadlock("victim-cause: the read end waits for a write end we hold",
+                   std::chrono::milliseconds(300));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+  char byte;
+  (void)read(fds[0], &byte, 1);  // never returns: we hold the write end
+}
+
+TEST(Victim, ExitsEarly) { std::exit(0); }
+
+TEST(Victim, ChildEscapesIntoTheRunner) {
+  pid_t pid = fork();
+  if (pid == 0) return;  // the mistake: no _exit()
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+TEST(Victim, ChildFailsAnAssertion) {
+  kata::RunInChild([] { EXPECT_EQ(1, 2) << "victim-child-side failure"; });
+}
+
+TEST(Victim, ChildThrows) {
+  kata::RunInChild([] { throw std::runtime_error("victim-boom"); });
+}
+
+TEST(Victim, ChildDiesOfSigpipe) {
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    raise(SIGPIPE);
+  });
+}
+
+TEST(Victim, ChildCallsExit) {
+  kata::RunInChild([] { std::exit(4); });
+}
+
+TEST(Victim, UsesTheWrongMechanism) {
+  kata::CallCounter calls;
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  close(fds[0]);
+  close(fds[1]);
+  kata::ExpectUsed(calls, {"pipe", "pipe2"}, 1, "a pipe (pipe(2))");
+}
+
+}  // namespace
