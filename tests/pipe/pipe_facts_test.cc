@@ -2,9 +2,10 @@
 //
 // Nothing here tests learner code: every test asks the running Linux kernel
 // directly, with raw system calls, so that each sentence of the interview notes
-// has a proof anyone can rerun:
+// has a proof anyone can rerun, one test at a time if need be:
 //
-//   bazel test //tests/pipe:pipe_facts_test --test_filter=PipeFacts.CapacityIs64KiB
+//   bazel test //tests/pipe:pipe_facts_test \
+//       --test_filter=PipeFacts.CapacityIs64KiB
 //
 // The numbers checked (64 KiB capacity, PIPE_BUF of 4096) are Linux's; POSIX
 // only promises less, and docs/pipe.md says which is which.
@@ -166,7 +167,8 @@ int AccessMode(const std::string& fdinfo_path) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("flags:", 0) == 0) {
-      return static_cast<int>(std::strtol(line.c_str() + 6, nullptr, 8) & O_ACCMODE);
+      return static_cast<int>(std::strtol(line.c_str() + 6, nullptr, 8) &
+                              O_ACCMODE);
     }
   }
   return -1;
@@ -342,7 +344,8 @@ TEST(PipeFacts, ReaderHoldingAWriteEndNeverSeesEof) {
   std::string received(message.size(), '\0');
   std::size_t got = 0;
   while (got < received.size()) {
-    ssize_t n = read(pipe.read_fd, received.data() + got, received.size() - got);
+    ssize_t n =
+        read(pipe.read_fd, received.data() + got, received.size() - got);
     ASSERT_GT(n, 0) << "the message should arrive before any end of file";
     got += static_cast<std::size_t>(n);
   }
@@ -352,7 +355,8 @@ TEST(PipeFacts, ReaderHoldingAWriteEndNeverSeesEof) {
   pollfd entry{pipe.read_fd, POLLIN, 0};
   EXPECT_EQ(poll(&entry, 1, 200), 0)
       << "no data and no end of file should be reported: the reader's own "
-         "write end still keeps the pipe open (revents " << entry.revents << ")";
+         "write end still keeps the pipe open (revents "
+      << entry.revents << ")";
   pipe.CloseWrite();
   entry.revents = 0;
   EXPECT_EQ(poll(&entry, 1, 200), 1)
@@ -392,8 +396,8 @@ TEST(PipeFacts, WriteWithSigpipeIgnoredFailsWithEpipe) {
     const ssize_t written = write(pipe.write_fd, "x", 1);
     const int error = errno;
     EXPECT_EQ(written, -1) << "a write with no reader left must fail";
-    EXPECT_EQ(error, EPIPE) << "an ignored SIGPIPE turns into EPIPE; got "
-                            << std::strerror(error);
+    EXPECT_EQ(error, EPIPE)
+        << "an ignored SIGPIPE turns into EPIPE; got " << std::strerror(error);
   });
 }
 
@@ -413,7 +417,8 @@ TEST(PipeFacts, WriterHoldingAReadEndNeverSeesEpipe) {
     int error = errno;
     EXPECT_EQ(error, EAGAIN)
         << "the writer's own read end counts as a reader, so the pipe is only "
-           "full, not broken; got " << std::strerror(error);
+           "full, not broken; got "
+        << std::strerror(error);
     pipe.CloseRead();
     const ssize_t written = write(pipe.write_fd, chunk.data(), chunk.size());
     error = errno;
@@ -427,7 +432,8 @@ TEST(PipeFacts, WriterHoldingAReadEndNeverSeesEpipe) {
 // Tests that a full pipe blocks its writer: a child writing one byte more than
 // the capacity sleeps in write() (and so cannot exit) until the parent reads.
 TEST(PipeFacts, FullPipeBlocksTheWriter) {
-  kata::OnDeadlock("the writer stayed blocked although the parent drained the pipe");
+  kata::OnDeadlock(
+      "the writer stayed blocked although the parent drained the pipe");
   TestPipe pipe;
   const int capacity = fcntl(pipe.write_fd, F_GETPIPE_SZ);
   const std::string data(static_cast<std::size_t>(capacity) + 1, 'f');
@@ -442,7 +448,8 @@ TEST(PipeFacts, FullPipeBlocksTheWriter) {
       << " bytes; it holds " << BytesIn(pipe.read_fd);
   ASSERT_TRUE(kata::WaitUntilBlocked(writer.pid()))
       << "the writer should be asleep in write(), one byte short";
-  std::this_thread::sleep_for(100ms);  // give it time: a free writer would be done
+  // Give it time: a writer that could go on would be done by now.
+  std::this_thread::sleep_for(100ms);
   EXPECT_EQ(kata::ProcessState(writer.pid()), 'S')
       << "the writer should still be blocked: the last byte does not fit";
   EXPECT_EQ(BytesIn(pipe.read_fd), capacity)
@@ -494,23 +501,25 @@ TEST(PipeFacts, WritingAllInputBeforeReadingOutputStalls) {
     return BytesIn(output.read_fd) == output_capacity &&
            kata::WaitUntilBlocked(cat.pid(), 50ms) && feed() < 0;
   });
-  ASSERT_TRUE(stuck) << "cat's output pipe should fill and cat should block; fed "
-                     << fed << " bytes, output holds " << BytesIn(output.read_fd);
+  ASSERT_TRUE(stuck)
+      << "cat's output pipe should fill and cat should block; fed " << fed
+      << " bytes, output holds " << BytesIn(output.read_fd);
   EXPECT_EQ(last_error, EAGAIN)
       << "the input pipe should be full; a blocking write() would never return";
   EXPECT_GT(fed, static_cast<std::size_t>(output_capacity))
-      << "cat has taken more than one pipe-full and holds the rest in its "
-         "output pipe and its own buffer";
+      << "more than a pipe-full went in before the runner stuck: the input "
+         "pipe, cat's buffer and the output pipe each hold part of it";
 
   // The way out is to read the output; a real runner does it all along.
   input.CloseWrite();
   EXPECT_EQ(ReadUntilEof(output.read_fd).size(), fed)
-      << "once its output is drained cat copies everything and sees end of file";
+      << "draining the output lets cat copy everything and reach end of file";
   cat.Join();
 }
 
 // Tests that fork() copies the whole descriptor table: the child holds both
-// ends of the pipe, the write end it will never use included.
+// ends of the pipe, the write end it will never use included. The pipe is
+// close-on-exec, which changes nothing here: that flag acts at exec, not fork.
 TEST(PipeFacts, ChildInheritsBothEnds) {
   TestPipe pipe;
   const std::string name = LinkOf(getpid(), pipe.read_fd);
@@ -518,13 +527,17 @@ TEST(PipeFacts, ChildInheritsBothEnds) {
       << "a pipe end should link to pipe:[<inode>], got \"" << name << "\"";
   EXPECT_EQ(LinkOf(getpid(), pipe.write_fd), name)
       << "both ends belong to one pipe object, so they name the same inode";
+  ASSERT_TRUE(fcntl(pipe.write_fd, F_GETFD) & FD_CLOEXEC)
+      << "the test pipe is made with pipe2(O_CLOEXEC)";
   kata::Child child([&] {
     char byte;
-    const ssize_t ignored = read(pipe.read_fd, &byte, 1);  // until the parent has looked
+    // Blocks until the parent has looked and writes a byte.
+    const ssize_t ignored = read(pipe.read_fd, &byte, 1);
     (void)ignored;
   });
   EXPECT_EQ(PipeEndsOf(child.pid(), name), "read write")
-      << "after fork the child holds both ends, though it only reads";
+      << "after fork the child holds both ends, though it only reads "
+         "(O_CLOEXEC does not close anything at fork)";
   EXPECT_EQ(PipeEndsOf(getpid(), name), "read write")
       << "and the parent still holds both ends too";
   ASSERT_EQ(write(pipe.write_fd, "x", 1), 1);
@@ -578,8 +591,10 @@ TEST(FifoFacts, HasANameInTheFilesystem) {
   struct stat info {};
   ASSERT_EQ(stat(fifo.c_str(), &info), 0) << std::strerror(errno);
   EXPECT_TRUE(S_ISFIFO(info.st_mode))
-      << "stat() should report a FIFO (S_IFIFO), mode " << std::oct << info.st_mode;
-  EXPECT_EQ(unlink(fifo.c_str()), 0) << "a FIFO is removed with unlink(), like a file";
+      << "stat() should report a FIFO (S_IFIFO), mode " << std::oct
+      << info.st_mode;
+  EXPECT_EQ(unlink(fifo.c_str()), 0)
+      << "a FIFO is removed with unlink(), like a file";
   const int found = stat(fifo.c_str(), &info);
   const int error = errno;
   EXPECT_EQ(found, -1) << "the name should be gone after unlink()";
@@ -629,7 +644,8 @@ TEST(FifoFacts, NonBlockingOpenForWriteWithoutReaderFailsWithEnxio) {
 // Tests that a blocking open() of a FIFO waits for the other end: a reader's
 // open() does not return until a writer opens the FIFO.
 TEST(FifoFacts, OpenBlocksUntilTheOtherEndOpens) {
-  kata::OnDeadlock("the reader's open() never returned after the writer opened");
+  kata::OnDeadlock(
+      "the reader's open() never returned after the writer opened");
   ScopedFifo fifo("rendezvous");
   ASSERT_TRUE(fifo.created()) << fifo.Error();
   kata::SharedText progress;
@@ -643,10 +659,12 @@ TEST(FifoFacts, OpenBlocksUntilTheOtherEndOpens) {
   });
   ASSERT_TRUE(kata::WaitUntilBlocked(reader.pid()))
       << "the reader should be asleep in open()";
-  std::this_thread::sleep_for(100ms);  // give it time: an open() that could return would have
+  // Give it time: an open() that could return would have returned by now.
+  std::this_thread::sleep_for(100ms);
   EXPECT_EQ(progress.Load(), "")
       << "open() for reading should still be waiting for a writer";
-  ScopedFd writer(open(fifo.c_str(), O_WRONLY | O_CLOEXEC));  // meets the waiting reader
+  // Does not block: the reader is already waiting in its open().
+  ScopedFd writer(open(fifo.c_str(), O_WRONLY | O_CLOEXEC));
   ASSERT_GE(writer.get(), 0) << std::strerror(errno);
   writer.Reset();  // end of file for the reader
   reader.Join();
@@ -665,12 +683,14 @@ TEST(FifoFacts, UnrelatedOpenersMeetByName) {
   const std::string message = "found you by name";
   kata::Child writer([path, message] {
     const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0) << "open(" << path << ", O_WRONLY): " << std::strerror(errno);
+    ASSERT_GE(fd, 0) << "open(" << path
+                     << ", O_WRONLY): " << std::strerror(errno);
     EXPECT_TRUE(WriteAllBytes(fd, message));
     close(fd);
   });
   ScopedFd reader(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  ASSERT_GE(reader.get(), 0) << "open(" << path << ", O_RDONLY): " << std::strerror(errno);
+  ASSERT_GE(reader.get(), 0)
+      << "open(" << path << ", O_RDONLY): " << std::strerror(errno);
   EXPECT_EQ(ReadUntilEof(reader.get()), message)
       << "the reader should get what the writer wrote through the named FIFO";
   writer.Join();
@@ -686,7 +706,8 @@ TEST(ForkFacts, UnreapedChildIsAZombie) {
   if (pid == 0) _exit(0);
   EXPECT_TRUE(WaitFor([&] { return kata::ProcessState(pid) == 'Z'; }))
       << "an ended child nobody has waited for should be a zombie (Z); its "
-         "state is " << kata::ProcessState(pid);
+         "state is "
+      << kata::ProcessState(pid);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -38,7 +38,9 @@ std::string VictimsBinary() {
 
 // Runs one victim test in its own process and captures what it prints.
 Outcome RunVictim(const std::string& test) {
+  // The victim must not touch this test's XML report or premature-exit file.
   std::string command =
+      "env -u XML_OUTPUT_FILE -u TEST_PREMATURE_EXIT_FILE -u GTEST_OUTPUT " +
       VictimsBinary() + " --gtest_filter=Victim." + test + " 2>&1";
   auto start = std::chrono::steady_clock::now();
   FILE* pipe = popen(command.c_str(), "r");
@@ -137,6 +139,13 @@ TEST(Detectors, WatchdogStopsAHangWithItsCause) {
   EXPECT_LT(outcome.seconds, 10.0);
 }
 
+// Tests that the watchdog shows the value of the semaphore a test waits on.
+TEST(Detectors, WatchdogShowsSemaphoreValues) {
+  Outcome outcome = RunVictim("HangsOnASemaphore");
+  EXPECT_THAT(outcome.output, HasSubstr("victim-cause: nobody posts"));
+  EXPECT_THAT(outcome.output, HasSubstr(": value 0"));
+}
+
 // Tests that exit() in the middle of the run is a failure, not a pass.
 TEST(Detectors, ReportsAnExitInTheMiddleOfTheRun) {
   Outcome outcome = RunVictim("ExitsEarly");
@@ -190,7 +199,7 @@ TEST(Helpers, CallCounterCountsChildren) {
     close(fds[0]);
     close(fds[1]);
   });
-  EXPECT_EQ(calls.Count({"pipe"}), 1);
+  EXPECT_GE(calls.Count({"pipe"}), 1);  // sanitizer runtimes add their own
   EXPECT_GE(calls.Count({"fork"}), 1);
 }
 

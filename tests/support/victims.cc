@@ -120,6 +120,15 @@ TEST(Victim, Hangs) {
   (void)read(fds[0], &byte, 1);  // never returns: we hold the write end
 }
 
+TEST(Victim, HangsOnASemaphore) {
+  kata::OnDeadlock("victim-cause: nobody posts",
+                   std::chrono::milliseconds(300));
+  std::string name = kata::UniqueName("sem");
+  sem_t* sem = sem_open(name.c_str(), O_CREAT, 0600, 0);
+  ASSERT_NE(sem, SEM_FAILED);
+  sem_wait(sem);
+}
+
 TEST(Victim, ExitsEarly) { std::exit(0); }
 
 TEST(Victim, ChildEscapesIntoTheRunner) {

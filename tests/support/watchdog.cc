@@ -3,15 +3,21 @@
 // and ends the run. A stuck test cannot be resumed (its thread is blocked in
 // the kernel), so stopping loudly beats waiting for Bazel's 5-minute timeout.
 
+#include <fcntl.h>
+#include <mqueue.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -44,6 +50,50 @@ Watchdog& Dog() {
   return *dog;
 }
 
+// Semaphore values and queue depths of the objects the test created: a wait
+// on a semaphore stuck at 0 or a receive on an empty queue shows up here.
+std::string DescribeIpcObjects() {
+  std::string text;
+  SharedPage& page = Shared();
+  int created = std::min(page.created_count.load(), 64);
+  for (int i = 0; i < created; ++i) {
+    const char* name = page.created_names[i];
+    if (page.created_kind[i] == 's') {
+      sem_t* sem = sem_open(name, 0);
+      if (sem == SEM_FAILED) continue;
+      int value = 0;
+      sem_getvalue(sem, &value);
+      sem_close(sem);
+      text += "    semaphore " + std::string(name) + ": value " +
+              std::to_string(value) + "\n";
+    } else if (page.created_kind[i] == 'm') {
+      mqd_t queue = mq_open(name, O_RDONLY | O_NONBLOCK);
+      if (queue == static_cast<mqd_t>(-1)) continue;
+      mq_attr attr{};
+      mq_getattr(queue, &attr);
+      mq_close(queue);
+      text += "    POSIX queue " + std::string(name) + ": " +
+              std::to_string(attr.mq_curmsgs) + " of " +
+              std::to_string(attr.mq_maxmsg) + " messages\n";
+    }
+  }
+  std::ifstream sysv("/proc/sysvipc/msg");
+  std::string line;
+  std::getline(sysv, line);  // header
+  while (std::getline(sysv, line)) {
+    std::istringstream row(line);
+    long key = 0, id = 0, perms = 0, bytes = 0, messages = 0;
+    row >> key >> id >> perms >> bytes >> messages;
+    if (key != 0 && (static_cast<unsigned long>(key) >> 8) ==
+                        static_cast<unsigned long>(RunnerPid())) {
+      text += "    System V queue id " + std::to_string(id) + ": " +
+              std::to_string(messages) + " messages, " + std::to_string(bytes) +
+              " bytes\n";
+    }
+  }
+  return text;
+}
+
 std::string Report(const std::string& test, const std::string& cause,
                    std::chrono::milliseconds budget) {
   pid_t runner = getpid();
@@ -66,6 +116,8 @@ std::string Report(const std::string& test, const std::string& cause,
   }
   std::string pipes = DescribePipes(pids);
   if (!pipes.empty()) text += "pipes and who holds their ends:\n" + pipes;
+  std::string objects = DescribeIpcObjects();
+  if (!objects.empty()) text += "IPC objects of this test:\n" + objects;
   text += "The test's children were killed; the remaining tests did not run.\n";
   return text;
 }
