@@ -22,8 +22,10 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   g++ python3 patch clang-format
   coreutils socat util-linux procps
-  nodejs npm
 )
+# npm (for the two tools below) may come from another Node.js distribution
+# whose nodejs package conflicts with Debian's npm: only ask for it if missing.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -672,6 +672,35 @@ TEST(FifoFacts, OpenBlocksUntilTheOtherEndOpens) {
       << "the reader's open() should return once a writer has opened";
 }
 
+// Tests the same rendezvous the other way round: a writer's blocking open()
+// does not return until a reader opens the FIFO.
+TEST(FifoFacts, OpenForWriteBlocksUntilAReaderOpens) {
+  kata::OnDeadlock(
+      "the writer's open() never returned after the reader opened");
+  ScopedFifo fifo("writer-waits");
+  ASSERT_TRUE(fifo.created()) << fifo.Error();
+  kata::SharedText progress;
+  kata::Child writer([&] {
+    const int fd = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+    progress.Store(fd >= 0 ? "opened" : std::strerror(errno));
+    if (fd >= 0) close(fd);
+  });
+  ASSERT_TRUE(kata::WaitUntilBlocked(writer.pid()))
+      << "the writer should be asleep in open()";
+  // Give it time: an open() that could return would have returned by now.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(progress.Load(), "")
+      << "open() for writing should still be waiting for a reader";
+  // Does not block: the writer is already waiting in its open().
+  ScopedFd reader(open(fifo.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(reader.get(), 0) << std::strerror(errno);
+  EXPECT_EQ(ReadUntilEof(reader.get()), "")
+      << "the writer closes without writing: the reader gets end of file";
+  writer.Join();
+  EXPECT_EQ(progress.Load(), "opened")
+      << "the writer's open() should return once a reader has opened";
+}
+
 // Tests that processes meet at a FIFO by its name alone: the child opens the
 // path for writing, the parent opens the same path for reading, and no
 // inherited descriptor carries the data.
