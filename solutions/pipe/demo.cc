@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <string>
+#include <system_error>
 
 #include "pipe/pipe.h"
 

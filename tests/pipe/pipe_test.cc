@@ -233,6 +233,12 @@ TEST(Stage1ExitStatus, RetriesWhenASignalInterrupts) {
         << Hint("EINTR only means a signal handler ran: call waitpid() again");
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+  } catch (...) {
+    // Unfinished code: stop the child before the handler above is removed,
+    // or its SIGUSR1 would kill the test runner.
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    throw;
   }
 }
 

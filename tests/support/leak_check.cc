@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -145,6 +146,24 @@ bool NamedObjectExists(char kind, const char* name) {
   return queue != static_cast<mqd_t>(-1);
 }
 
+// A child that was never reaped may still be on its way out when the test
+// ends (on a loaded machine, exiting takes a few milliseconds). Give such
+// children a moment, so the report says "zombie: nobody reaped it" (the real
+// mistake) rather than "still running". A child that is truly stuck costs at
+// most this grace period.
+void WaitForChildrenToSettle(const std::vector<pid_t>& children) {
+  const auto grace =
+      std::chrono::milliseconds(static_cast<long>(300 * TimeScale()));
+  const auto until = std::chrono::steady_clock::now() + grace;
+  for (pid_t pid : children) {
+    ProcInfo info;
+    while (ReadProc(pid, &info) && info.state != 'Z' &&
+           std::chrono::steady_clock::now() < until) {
+      usleep(2000);
+    }
+  }
+}
+
 }  // namespace
 
 void TakeLeakSnapshot() {
@@ -172,7 +191,9 @@ std::vector<std::string> FindAndCleanLeaks() {
     close(fd.fd);
   }
 
-  for (pid_t pid : ChildrenOf(runner)) {
+  std::vector<pid_t> children = ChildrenOf(runner);
+  WaitForChildrenToSettle(children);
+  for (pid_t pid : children) {
     ProcInfo info;
     if (!ReadProc(pid, &info)) continue;
     if (info.state == 'Z') {
