@@ -4,8 +4,7 @@
 // directly, with raw system calls, so that each sentence of the interview notes
 // has a proof anyone can rerun, one test at a time if need be:
 //
-//   bazel test //tests/pipe:pipe_facts_test \
-//       --test_filter=PipeFacts.CapacityIs64KiB
+//   bazel test //tests/pipe:pipe_facts_test --test_filter='*Capacity*'
 //
 // The numbers checked (64 KiB capacity, PIPE_BUF of 4096) are Linux's; POSIX
 // only promises less, and docs/pipe.md says which is which.

@@ -18,15 +18,32 @@
 
 namespace kata::internal {
 
-// Index of each counted call; the order matches kCountedCalls.
+// Index of each counted call; the order matches the KATA_CALL_* indices in
+// interpose.c. Grouped by the kata that asks for them.
 inline constexpr const char* kCountedCalls[] = {
-    "pipe",   "pipe2",    "fork",     "socketpair", "socket",
-    "mkfifo", "shm_open", "sem_open", "mq_open",    "msgget"};
+    // pipe
+    "pipe", "pipe2", "fork", "socketpair", "socket", "mkfifo",
+    // POSIX names
+    "shm_open", "sem_open", "mq_open",
+    // System V message queues
+    "msgget", "msgsnd", "msgrcv", "msgctl",
+    // POSIX message queues
+    "mq_send", "mq_timedsend", "mq_receive", "mq_timedreceive", "mq_unlink",
+    // shared memory and semaphores
+    "shm_unlink", "mmap", "ftruncate", "sem_init", "sem_wait", "sem_timedwait",
+    "sem_trywait", "sem_post", "sem_unlink", "shmget", "semget",
+    // sockets
+    "bind", "listen", "accept", "accept4", "connect", "shutdown", "send",
+    "recv", "sendmsg", "recvmsg",
+    // what a kata must NOT swap in for processes
+    "pthread_create"};
 inline constexpr int kNumCountedCalls =
     sizeof(kCountedCalls) / sizeof(kCountedCalls[0]);
+inline constexpr int kMaxCountedCalls = 64;
+static_assert(kNumCountedCalls <= kMaxCountedCalls);
 
 struct SharedPage {
-  std::atomic<long> calls[16];
+  std::atomic<long> calls[kMaxCountedCalls];
   // Set by the first forked child found running test code in the runner's
   // place; the parent reports it when its current test ends.
   std::atomic<pid_t> escaped_pid;
