@@ -98,6 +98,9 @@ struct FdInfo {
   bool cloexec = false;
 };
 std::vector<FdInfo> FdsOf(pid_t pid);
+// Call once at start-up: pipes open then (the test harness's) are left out of
+// DescribePipes.
+void RememberHarnessPipes();
 // One line per pipe held by `pids`: which pids hold its read and write ends.
 std::string DescribePipes(const std::vector<pid_t>& pids);
 std::string DescribeFd(const FdInfo& fd);

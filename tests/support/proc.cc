@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -158,6 +159,23 @@ std::string DescribeFd(const FdInfo& fd) {
   return text;
 }
 
+namespace {
+
+// Pipes the runner was started with (Bazel hands a test its stdin and output
+// as pipes): not the test's business, so the deadlock report leaves them out.
+std::set<std::string>& HarnessPipes() {
+  static std::set<std::string> pipes;
+  return pipes;
+}
+
+}  // namespace
+
+void RememberHarnessPipes() {
+  for (const FdInfo& fd : FdsOf(getpid())) {
+    if (fd.target.rfind("pipe:", 0) == 0) HarnessPipes().insert(fd.target);
+  }
+}
+
 std::string DescribePipes(const std::vector<pid_t>& pids) {
   struct Ends {
     std::vector<std::string> readers, writers;
@@ -166,6 +184,7 @@ std::string DescribePipes(const std::vector<pid_t>& pids) {
   for (pid_t pid : pids) {
     for (const FdInfo& fd : FdsOf(pid)) {
       if (fd.target.rfind("pipe:", 0) != 0) continue;
+      if (HarnessPipes().count(fd.target)) continue;
       std::string who =
           "pid " + std::to_string(pid) + " fd " + std::to_string(fd.fd);
       (fd.accmode == O_WRONLY ? pipes[fd.target].writers

@@ -45,6 +45,7 @@ void InitRunner() {
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  RememberHarnessPipes();
 }
 
 bool InKataChild() { return g_in_kata_child; }
