@@ -31,6 +31,7 @@
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 
 struct Outcome {
@@ -49,11 +50,12 @@ std::string VictimsBinary() {
 }
 
 // Runs one victim test in its own process and captures what it prints.
-Outcome RunVictim(const std::string& test) {
+// `launcher` is an optional command that starts the victim (with a space).
+Outcome RunVictim(const std::string& test, const std::string& launcher = "") {
   // The victim must not touch this test's XML report or premature-exit file.
   std::string command =
       "env -u XML_OUTPUT_FILE -u TEST_PREMATURE_EXIT_FILE -u GTEST_OUTPUT " +
-      VictimsBinary() + " --gtest_filter=Victim." + test + " 2>&1";
+      launcher + VictimsBinary() + " --gtest_filter=Victim." + test + " 2>&1";
   auto start = std::chrono::steady_clock::now();
   FILE* pipe = popen(command.c_str(), "r");
   Outcome outcome;
@@ -356,9 +358,29 @@ TEST(Helpers, EveryCountedCallIsCountedUnderItsOwnName) {
 TEST(Helpers, UniqueNamesCarryThePidAndDiffer) {
   std::string a = kata::UniqueName("x"), b = kata::UniqueName("x");
   EXPECT_NE(a, b);
-  EXPECT_THAT(a, HasSubstr("/kata-" + std::to_string(getpid()) + "-"));
+  EXPECT_THAT(a, HasSubstr("-" + std::to_string(getpid()) + "-"));
   EXPECT_LT(kata::UniqueSocketPath("a-socket").size(), 108u);
   EXPECT_NE(kata::UniqueSysvKey(), kata::UniqueSysvKey());
+}
+
+// Tests that two runs with the same pid get different names and keys. Under
+// Bazel each test binary runs in its own PID namespace, so parallel targets
+// have the same runner pid; here each victim is pid 1 of a new namespace.
+TEST(Helpers, RunsWithTheSamePidGetDifferentNames) {
+  auto names = [] {
+    Outcome outcome = RunVictim("PrintsItsNames",
+                                "unshare --user --pid --fork --mount-proc ");
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+    std::size_t start = outcome.output.find("names: ");
+    if (start == std::string::npos) return std::string("(none)");
+    return outcome.output.substr(start,
+                                 outcome.output.find('\n', start) - start);
+  };
+  const std::string first = names(), second = names();
+  // "/kata-<run id>-1-3-x": each runner is pid 1 of its namespace.
+  EXPECT_THAT(first, MatchesRegex("names: /kata-[0-9a-f]+-1-.*"));
+  EXPECT_THAT(second, MatchesRegex("names: /kata-[0-9a-f]+-1-.*"));
+  EXPECT_NE(first, second) << "names and keys must differ between the runs";
 }
 
 // Tests that SharedText written by a child is read by the parent.

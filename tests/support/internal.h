@@ -74,6 +74,16 @@ void MarkKataChild();
 // that returned into test code: record it for the parent and _exit.
 void ExitIfEscapedChild(std::string_view where);
 
+// What tells this run's IPC names and keys from every other run's (names.cc).
+// The runner's pid alone does not: Bazel starts each test binary in its own PID
+// namespace, where runners get the same small pids, while /tmp, /dev/shm and
+// the System V key space are shared by the whole machine. So names carry the
+// pid and a number drawn at random before main(): RunTag() is
+// "kata-<run id in hex>-<pid>-", and every UniqueSysvKey() is
+// (RunId() << 8) | counter.
+unsigned RunId();
+std::string RunTag();
+
 // Current test, as "Suite.Name".
 void SetCurrentTest(std::string name);
 std::string CurrentTest();

@@ -50,7 +50,7 @@ std::set<std::string> ListDir(const std::string& path) {
   return names;
 }
 
-std::string OurTag() { return "kata-" + std::to_string(RunnerPid()) + "-"; }
+std::string OurTag() { return RunTag(); }
 
 // Socket files: anything of type socket in TEST_TMPDIR (private to this
 // target), and this run's names in /tmp (where UniqueSocketPath puts them).
@@ -94,8 +94,7 @@ bool IsOurSysvObject(const std::string& entry) {
   std::string kind;
   long id = 0, key = 0;
   row >> kind >> id >> key;
-  if (key != 0 && (static_cast<unsigned long>(key) >> 8) ==
-                      static_cast<unsigned long>(RunnerPid())) {
+  if (key != 0 && (static_cast<unsigned long>(key) >> 8) == RunId()) {
     return true;
   }
   // IPC_PRIVATE objects carry no name; the pid columns (creator for shm, last

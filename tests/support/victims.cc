@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -31,6 +32,12 @@ TEST(Victim, Clean) {
   ASSERT_EQ(pipe(fds), 0);
   close(fds[0]);
   close(fds[1]);
+}
+
+// Prints the names this run would use; detectors_test compares two runs.
+TEST(Victim, PrintsItsNames) {
+  std::printf("names: %s %s %d\n", kata::UniqueName("x").c_str(),
+              kata::UniqueSocketPath("x").c_str(), kata::UniqueSysvKey());
 }
 
 TEST(Victim, LeaksADescriptor) {

@@ -84,8 +84,7 @@ std::string DescribeIpcObjects() {
     std::istringstream row(line);
     long key = 0, id = 0, perms = 0, bytes = 0, messages = 0;
     row >> key >> id >> perms >> bytes >> messages;
-    if (key != 0 && (static_cast<unsigned long>(key) >> 8) ==
-                        static_cast<unsigned long>(RunnerPid())) {
+    if (key != 0 && (static_cast<unsigned long>(key) >> 8) == RunId()) {
       text += "    System V queue id " + std::to_string(id) + ": " +
               std::to_string(messages) + " messages, " + std::to_string(bytes) +
               " bytes\n";
