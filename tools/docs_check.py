@@ -188,7 +188,8 @@ def question_problems(context, question):
             continue
         for lang, name in (("en", "English"), ("ko", "Korean")):
             if not any(line_lang == lang
-                       for block in section.blocks if block.kind != "code"
+                       for block in section.blocks
+                       if block.kind not in ("code", "table")
                        for _, line_lang in notes.split_languages(block.lines)):
                 problems.append(f"section \"{section.label_en}\" has no "
                                 f"{name} text")
@@ -285,7 +286,7 @@ def check_hint_anchors(texts, report):
 def _listing(problems):
     shown = problems[:MAX_SHOWN]
     more = len(problems) - len(shown)
-    return (f"{len(problems)} problems:\n" +
+    return (f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:\n" +
             "\n".join(f"      {p}" for p in shown) +
             (f"\n      ... and {more} more" if more else ""))
 

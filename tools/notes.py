@@ -308,7 +308,7 @@ def split_pair(text):
 
 @dataclass
 class Block:
-    kind: str  # "text", "item" or "code"
+    kind: str  # "text", "item", "table" or "code" (the last two: no language)
     lines: list  # source lines (item marker and indentation kept)
     line: int  # first line, 1-based
     lang: str = ""  # the fence's language, for "code"
@@ -411,7 +411,8 @@ def _sections(doc, first, last):
             block = Block("item", [line], number)
             current.blocks.append(block)
         elif block is None:
-            block = Block("text", [line], number)
+            kind = "table" if line.lstrip().startswith("|") else "text"
+            block = Block(kind, [line], number)
             current.blocks.append(block)
         else:
             block.lines.append(line)

@@ -19,6 +19,7 @@
 #include <linux/seccomp.h>
 #include <mqueue.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -818,6 +819,54 @@ TEST(PosixQueueFacts, HighestPriorityComesFirst) {
   EXPECT_EQ(ReceiveFrom(queue.get(), &priority), "low-2");
 }
 
+// Tests kernel persistence of a POSIX queue: its creator sends a message and
+// exits without mq_unlink(); the queue and the message stay, found by name.
+TEST(PosixQueueFacts, QueueOutlivesItsCreator) {
+  const std::string name = kata::UniqueName("persists");
+  kata::RunInChild([&] {
+    mq_attr attributes{};
+    attributes.mq_maxmsg = 4;
+    attributes.mq_msgsize = 32;
+    mqd_t queue =
+        mq_open(name.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600, &attributes);
+    ASSERT_NE(queue, static_cast<mqd_t>(-1)) << std::strerror(errno);
+    SendTo(queue, "still here");
+    mq_close(queue);  // the creator ends without mq_unlink()
+  });
+  mqd_t queue = mq_open(name.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_NE(queue, static_cast<mqd_t>(-1))
+      << "mq_open(" << name << "): " << std::strerror(errno);
+  EXPECT_EQ(ReceiveFrom(queue), "still here");
+  mq_close(queue);
+  EXPECT_EQ(mq_unlink(name.c_str()), 0) << "the name stays until mq_unlink()";
+}
+
+// Tests that a POSIX queue is always bounded: a capacity of zero messages (a
+// rendezvous) is refused with EINVAL, so a rendezvous must be built on top.
+TEST(PosixQueueFacts, CapacityCannotBeZero) {
+  const std::string name = kata::UniqueName("zero");
+  mq_attr attributes{};
+  attributes.mq_maxmsg = 0;
+  attributes.mq_msgsize = 32;
+  errno = 0;
+  EXPECT_EQ(mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attributes),
+            static_cast<mqd_t>(-1));
+  EXPECT_EQ(errno, EINVAL);
+}
+
+// Tests that on Linux a POSIX queue descriptor is a file descriptor that
+// poll() watches: it reports POLLIN once a message is waiting. (Not
+// portable; a System V queue id is no descriptor at all.)
+TEST(PosixQueueFacts, DescriptorCanBePolledOnLinux) {
+  PosixQueue queue(kata::UniqueName("poll"), 4, 32, O_NONBLOCK);
+  pollfd watch{static_cast<int>(queue.get()), POLLIN, 0};
+  EXPECT_EQ(poll(&watch, 1, 0), 0) << "an empty queue is not readable";
+  SendTo(queue.get(), "ready");
+  watch.revents = 0;
+  EXPECT_EQ(poll(&watch, 1, 0), 1);
+  EXPECT_TRUE(watch.revents & POLLIN) << "a waiting message makes it readable";
+}
+
 // ------------------------------------------------------------- SocketFacts
 
 // An IPv4 UDP socket bound to 127.0.0.1 on a port the kernel picks.
@@ -960,7 +1009,31 @@ TEST(SocketFacts, UnixSocketIsNamedByAPathOnThisMachine) {
   ScopedFd connection(accept4(server.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_GE(connection.get(), 0) << "accept4: " << std::strerror(errno);
   EXPECT_EQ(ReadOnce(connection.get()), "over a path");
+  connection.Reset();
+  server.Reset();
+  EXPECT_EQ(stat(path.c_str(), &st), 0)
+      << "closing every socket does not remove the socket file";
   EXPECT_EQ(unlink(path.c_str()), 0) << "the socket file stays until unlinked";
+}
+
+// Tests what a Unix-domain socket offers that a pipe does not: the kernel
+// tells each side who the peer is (SO_PEERCRED: pid, uid, gid).
+TEST(SocketFacts, UnixSocketTellsWhoThePeerIs) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ScopedFd here(fds[0]), there(fds[1]);
+  Shared<ucred> seen_by_child;
+  kata::RunInChild([&] {
+    ucred peer{};
+    socklen_t length = sizeof(peer);
+    ASSERT_EQ(getsockopt(there.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length),
+              0)
+        << std::strerror(errno);
+    *seen_by_child = peer;
+  });
+  EXPECT_EQ(seen_by_child->pid, getpid())
+      << "the child learns the pid of the process that made the pair";
+  EXPECT_EQ(seen_by_child->uid, getuid());
 }
 
 // Tests that a stream socket, like a pipe, keeps no message boundaries: two
