@@ -49,6 +49,18 @@ if ((${#npm_tools[@]})); then
   $sudo npm install -g --no-fund --no-audit "${npm_tools[@]}"
 fi
 
+# The docs check (tools/docs_check.py) parses every Mermaid diagram with the
+# mermaid package itself, under jsdom; package-lock.json pins every version.
+# Installed into tools/mermaid/node_modules, again only when the lock changes.
+mermaid_stamp=tools/mermaid/node_modules/.installed-lock.json
+if ! cmp -s tools/mermaid/package-lock.json "$mermaid_stamp"; then
+  echo "setup: installing the Mermaid parser of the docs check (npm ci)"
+  npm ci --prefix tools/mermaid --ignore-scripts --no-fund --no-audit --loglevel=error
+  cp tools/mermaid/package-lock.json "$mermaid_stamp"
+else
+  echo "setup: Mermaid parser already installed"
+fi
+
 echo "setup: building everything (the first build compiles GoogleTest, ~1 min)"
 bazel build //exercises/... //solutions/... //tests/... >/dev/null 2>&1 || bazel build //exercises/... //solutions/... //tests/...
 
