@@ -243,6 +243,20 @@ std::optional<Message> RawTake(int id, long msgtyp,
                  std::string(buffer.text, static_cast<std::size_t>(n))};
 }
 
+// RawTake, retried for up to `limit`: for a child of the test that plays the
+// other side and must not wait forever when the code under test never sends.
+std::optional<Message> RawTakeWithin(int id, long msgtyp,
+                                     std::chrono::milliseconds limit = 2s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (std::optional<Message> message = RawTake(id, msgtyp)) return message;
+    if (errno != ENOMSG || std::chrono::steady_clock::now() >= until) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
 // A queue made by the test with raw calls, removed when the test ends.
 class RawQueue {
  public:
@@ -1046,16 +1060,16 @@ TEST(Stage6OneQueueServer, CallSendsARequestAndWaitsForItsReply) {
   SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
   const int id = queue.id();
   kata::Child server([id] {
-    RawBuffer buffer;
-    ssize_t n = msgrcv(id, &buffer, sizeof(buffer.text), 0, 0);
-    ASSERT_GE(n, 0) << std::strerror(errno);
-    const std::string text(buffer.text, static_cast<std::size_t>(n));
-    EXPECT_EQ(buffer.type, kRequestType) << Hint(kRequestFormat);
-    EXPECT_EQ(text, RequestText(42, "hello"))
-        << "the request's text is " << Show(text) << Hint(kRequestFormat);
+    std::optional<Message> request = RawTakeWithin(id, 0);
+    ASSERT_TRUE(request.has_value()) << "no request arrived within 2 s";
+    EXPECT_EQ(request->type, kRequestType) << Hint(kRequestFormat);
+    EXPECT_EQ(request->text, RequestText(42, "hello"))
+        << "the request's text is " << Show(request->text)
+        << Hint(kRequestFormat);
     RawSend(id, 42, "hello back");
   });
-  EXPECT_EQ(kata::message_queue::Call(queue, 42, "hello"), "hello back");
+  EXPECT_EQ(kata::message_queue::Call(queue, 42, "hello"), "hello back")
+      << Hint(kClientTakesOwnReplies);
   server.Join();
 }
 
@@ -1068,10 +1082,7 @@ TEST(Stage6OneQueueServer, CallTakesOnlyItsOwnReply) {
   const int id = queue.id();
   ASSERT_TRUE(RawSend(id, 7, "for client 7"));
   kata::Child server([id] {
-    RawBuffer buffer;
-    if (msgrcv(id, &buffer, sizeof(buffer.text), kRequestType, 0) >= 0) {
-      RawSend(id, 9, "for client 9");
-    }
+    if (RawTakeWithin(id, kRequestType)) RawSend(id, 9, "for client 9");
   });
   EXPECT_EQ(kata::message_queue::Call(queue, 9, "mine?"), "for client 9")
       << Hint(kClientTakesOwnReplies);
