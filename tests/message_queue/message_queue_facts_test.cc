@@ -738,6 +738,26 @@ TEST(PosixFacts, DescriptorIsPollableOnLinux) {
   EXPECT_GE(fcntl(queue.get(), F_GETFD), 0) << "it is a descriptor";
 }
 
+// Unlike msgrcv, a blocked mq_receive is restarted after a handler installed
+// with SA_RESTART (signal(7), since Linux 2.6.22): the caller never sees
+// EINTR and simply gets the message sent after the signal.
+TEST(PosixFacts, ReceiveIsRestartedUnderSaRestart) {
+  kata::OnDeadlock("mq_receive waits for the message sent after the signal");
+  Handler handler(SIGUSR1, SA_RESTART);
+  PosixQueue queue(2, 16);
+  const mqd_t descriptor = queue.get();
+  kata::Child sender([descriptor] {
+    if (BlockedOrGone(kata::RunnerPid())) kill(kata::RunnerPid(), SIGUSR1);
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(mq_send(descriptor, "after", 5, 0), 0);
+  });
+  char buffer[16];
+  const ssize_t n = mq_receive(descriptor, buffer, sizeof(buffer), nullptr);
+  const int error = errno;
+  sender.Join();
+  EXPECT_EQ(n, 5) << "mq_receive failed: " << std::strerror(error);
+}
+
 // mq_timedreceive's timeout is an absolute CLOCK_REALTIME time: a "relative"
 // 10 s is 10 s after 1970, long past, so an empty queue times out at once
 // (if it were relative, the watchdog would stop this test after 5 s).
