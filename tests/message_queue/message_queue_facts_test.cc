@@ -235,14 +235,18 @@ TEST(SysvFacts, TypeMustBePositive) {
 // receiver sized for the real text gets E2BIG; the message stays queued.
 TEST(SysvFacts, MsgszCountingTheTypeBreaksTheReceiver) {
   Queue queue;
-  struct {
+  struct Request {  // what the sender meant to send: an 8-byte text
     long type;
     char text[8];
-  } request{1, "hello"};
-  ASSERT_EQ(msgsnd(queue.id(), &request, sizeof(request), 0), 0);
-  EXPECT_EQ(queue.Stat().__msg_cbytes, sizeof(request))
-      << "the queue counts " << sizeof(request) << " text bytes, not 8";
-  Queue::Taken taken = queue.Take(0, sizeof(request.text));
+  };
+  // The mistake is msgsnd(id, &request, sizeof(Request), 0): it sends
+  // sizeof(Request) == 16 bytes of text and reads 8 bytes past `request`.
+  // Sending from a larger buffer keeps this test itself within bounds.
+  Buffer buffer{1, "hello"};
+  ASSERT_EQ(msgsnd(queue.id(), &buffer, sizeof(Request), 0), 0);
+  EXPECT_EQ(queue.Stat().__msg_cbytes, sizeof(Request))
+      << "the queue counts " << sizeof(Request) << " text bytes, not 8";
+  Queue::Taken taken = queue.Take(0, sizeof(Request::text));
   EXPECT_FALSE(taken.ok);
   EXPECT_EQ(errno, E2BIG);
   EXPECT_EQ(queue.Stat().msg_qnum, 1u);
