@@ -614,6 +614,20 @@ TEST(PosixFacts, HighestPriorityFirstOldestWithin) {
   EXPECT_EQ(PosixTake(queue.get()), std::make_pair(1u, std::string("low2")));
 }
 
+// Priorities run from 0 to sysconf(_SC_MQ_PRIO_MAX) - 1 (32767 on Linux;
+// POSIX promises at least 0 to 31); one more is EINVAL.
+TEST(PosixFacts, PrioritiesRunUpToMqPrioMaxMinusOne) {
+  PosixQueue queue(2, 16);
+  const long prio_max = sysconf(_SC_MQ_PRIO_MAX);
+  std::printf("sysconf(_SC_MQ_PRIO_MAX): %ld\n", prio_max);
+  ASSERT_GT(prio_max, 31);
+  EXPECT_EQ(mq_send(queue.get(), "top", 3, static_cast<unsigned>(prio_max - 1)),
+            0);
+  EXPECT_EQ(mq_send(queue.get(), "over", 4, static_cast<unsigned>(prio_max)),
+            -1);
+  EXPECT_EQ(errno, EINVAL);
+}
+
 // The same numbers mean opposite things: System V's msgtyp -9 takes the
 // LOWEST type first, POSIX takes the HIGHEST priority first.
 TEST(PosixFacts, PriorityRunsOppositeToSysvLowestType) {
