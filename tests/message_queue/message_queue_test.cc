@@ -1,0 +1,1508 @@
+// Tests of the message_queue kata, stage by stage. The same file is built
+// against the learner's stub (//exercises/message_queue:message_queue_test)
+// and against the reference solution
+// (//solutions/message_queue:message_queue_test).
+//
+// Every check uses real kernel queues and real processes. The test's side of
+// each exchange uses its own raw msgsnd/msgrcv/msgctl and mq_* calls (the Raw*
+// helpers below), never the code under test, so a failure says what the
+// kernel saw: "the queue holds 1 message of 13 bytes, expected 5".
+//
+// No test waits without a bound on something the code under test should have
+// done: raw receives in the test runner never block, and where a process must
+// be blocked before the test goes on, the test looks at /proc first.
+
+#include "message_queue/message_queue.h"
+
+#include <fcntl.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/support/kata.h"
+
+namespace {
+
+// A text as a failure message shows it: printable, quoted, cut short.
+std::string Show(std::string_view text) {
+  std::string shown = "\"";
+  for (std::size_t i = 0; i < text.size() && i < 48; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      shown += static_cast<char>(c);
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
+      shown += escaped;
+    }
+  }
+  if (text.size() > 48) shown += "...";
+  return shown + "\" (" + std::to_string(text.size()) + " bytes)";
+}
+
+}  // namespace
+
+// How GoogleTest prints the kata's values in a failure.
+namespace kata::message_queue {
+
+void PrintTo(const Message& message, std::ostream* out) {
+  *out << "{type " << message.type << ", " << Show(message.text) << "}";
+}
+
+void PrintTo(const PosixMessage& message, std::ostream* out) {
+  *out << "{priority " << message.priority << ", " << Show(message.text) << "}";
+}
+
+void PrintTo(const SysvStatus& status, std::ostream* out) {
+  *out << "{messages " << status.messages << ", bytes " << status.bytes
+       << ", max_bytes " << status.max_bytes << ", last_sender "
+       << status.last_sender << ", last_receiver " << status.last_receiver
+       << "}";
+}
+
+void PrintTo(const PosixAttributes& attributes, std::ostream* out) {
+  *out << "{max_messages " << attributes.max_messages << ", message_size "
+       << attributes.message_size << ", current_messages "
+       << attributes.current_messages << "}";
+}
+
+}  // namespace kata::message_queue
+
+namespace {
+
+using namespace std::chrono_literals;
+using kata::Hint;
+using kata::message_queue::Any;
+using kata::message_queue::Exactly;
+using kata::message_queue::kRequestType;
+using kata::message_queue::LowestUpTo;
+using kata::message_queue::Message;
+using kata::message_queue::Oversize;
+using kata::message_queue::PosixAttributes;
+using kata::message_queue::PosixLimits;
+using kata::message_queue::PosixMessage;
+using kata::message_queue::PosixQueue;
+using kata::message_queue::SysvQueue;
+using kata::message_queue::SysvStatus;
+
+#define README "exercises/message_queue/README.md"
+
+KATA_STAGE(Stage1QueueLifetime, "Stage 1, a queue that cleans up after itself",
+           README "#stage-1-a-queue-that-cleans-up-after-itself");
+KATA_STAGE(Stage2TypedMessages, "Stage 2, typed messages",
+           README "#stage-2-typed-messages");
+KATA_STAGE(Stage3SelectByType, "Stage 3, choosing which message to take",
+           README "#stage-3-choosing-which-message-to-take");
+KATA_STAGE(Stage4WaitingAndNotWaiting,
+           "Stage 4, blocking, not blocking, and signals",
+           README "#stage-4-blocking-not-blocking-and-signals");
+KATA_STAGE(Stage5OversizedMessages,
+           "Stage 5, messages too large for the buffer",
+           README "#stage-5-messages-too-large-for-the-buffer");
+KATA_STAGE(Stage6OneQueueServer, "Stage 6, one queue, many clients",
+           README "#stage-6-one-queue-many-clients");
+KATA_STAGE(Stage7PosixQueues, "Stage 7, POSIX queues: names and limits",
+           README "#stage-7-posix-queues-names-and-limits");
+KATA_STAGE(Stage8PosixMessages, "Stage 8, POSIX priorities and timeouts",
+           README "#stage-8-posix-priorities-and-timeouts");
+
+// ------------------------------------------------------ hints (one each)
+// The mutants in tests/message_queue/mutants/ name these texts.
+
+constexpr char kOwnerRemoves[] =
+    "the owner removes the queue with msgctl(IPC_RMID) in its destructor";
+constexpr char kOnlyOwnerRemoves[] =
+    "only the owner removes the queue: an Open()ed queue is used, not owned";
+constexpr char kMovedFromHoldsNothing[] =
+    "a moved-from queue holds nothing and must not remove anything";
+constexpr char kMsgszIsTextOnly[] =
+    "msgsz counts only the text (mtext), not the type field";
+constexpr char kTypeMustBePositive[] =
+    "a message type must be > 0: check it before msgsnd and throw "
+    "std::invalid_argument";
+constexpr char kSelectorTypes[] =
+    "msgrcv reads msgtyp 0 as 'any type' and a negative msgtyp as 'lowest up "
+    "to': reject types <= 0 in Exactly and LowestUpTo";
+constexpr char kLowestUpToIsNegative[] =
+    "LowestUpTo(t) is msgrcv with a NEGATIVE msgtyp, -t: the lowest type <= t "
+    "comes out first";
+constexpr char kExactlyIsPositive[] =
+    "Exactly(t) is msgrcv with msgtyp = t: the oldest message of that type";
+constexpr char kEmptyIsEnomsg[] =
+    "with IPC_NOWAIT, msgrcv reports 'no matching message' as ENOMSG: return "
+    "std::nullopt for it (EAGAIN is msgsnd's full queue)";
+constexpr char kFullIsEagain[] =
+    "with IPC_NOWAIT, msgsnd reports a full queue as EAGAIN: return false for "
+    "it";
+constexpr char kRetryEintr[] =
+    "msgsnd and msgrcv are never restarted after a signal handler ran, even "
+    "with SA_RESTART: retry EINTR";
+constexpr char kEidrmIsFinal[] =
+    "EIDRM means the queue was removed while you waited: report it as "
+    "std::system_error, do not retry";
+constexpr char kE2bigByDefault[] =
+    "without MSG_NOERROR a message longer than the buffer is refused (E2BIG) "
+    "and stays in the queue";
+constexpr char kTruncateIsMsgNoerror[] =
+    "Oversize::kTruncate is msgrcv's MSG_NOERROR flag: keep the first "
+    "`capacity` bytes";
+constexpr char kReplyTypeIsClientId[] =
+    "the reply's type is the client id taken from the request";
+constexpr char kServerTakesRequestsOnly[] =
+    "the server receives only requests: msgrcv with msgtyp = kRequestType (1)";
+constexpr char kClientTakesOwnReplies[] =
+    "a client receives only the type equal to its own id";
+constexpr char kRequestFormat[] =
+    "a request has type kRequestType (1) and its text starts with the client "
+    "id (sizeof(long) bytes)";
+constexpr char kPosixUnlink[] =
+    "mq_close is not mq_unlink: the owner's destructor must unlink the name";
+constexpr char kPosixBufferSize[] =
+    "size the mq_receive buffer from mq_getattr's mq_msgsize: a smaller buffer "
+    "is refused (EMSGSIZE) even for a short message";
+constexpr char kAbsoluteDeadline[] =
+    "mq_timedreceive's timeout is an ABSOLUTE CLOCK_REALTIME time: pass now + "
+    "timeout";
+constexpr char kPosixName[] =
+    "a POSIX queue name is one slash followed by 1 to 255 characters and no "
+    "other slash: check it and throw std::invalid_argument";
+
+// ----------------------------------------------------------------- helpers
+
+// The largest text this machine's System V queues accept.
+std::size_t Msgmax() {
+  std::ifstream in("/proc/sys/kernel/msgmax");
+  std::size_t value = 8192;
+  in >> value;
+  return value;
+}
+
+long ReadProcLong(const char* path, long fallback) {
+  std::ifstream in(path);
+  long value = fallback;
+  in >> value;
+  return value;
+}
+
+// msgctl(IPC_STAT) by the test itself; std::nullopt if the queue is gone.
+std::optional<msqid_ds> RawStat(int id) {
+  msqid_ds info{};
+  if (msgctl(id, IPC_STAT, &info) != 0) return std::nullopt;
+  return info;
+}
+
+bool QueueExists(int id) { return id >= 0 && RawStat(id).has_value(); }
+
+std::size_t RawCount(int id) {
+  std::optional<msqid_ds> info = RawStat(id);
+  return info ? static_cast<std::size_t>(info->msg_qnum) : 0;
+}
+
+// A message buffer as msgop(2) describes it, big enough for any message.
+struct RawBuffer {
+  long type;
+  char text[65536];
+};
+
+bool RawSend(int id, long type, std::string_view text, int flags = 0) {
+  static RawBuffer buffer;
+  buffer.type = type;
+  std::memcpy(buffer.text, text.data(), text.size());
+  return msgsnd(id, &buffer, text.size(), flags) == 0;
+}
+
+// msgrcv by the test itself, never waiting; errno tells why it returned
+// std::nullopt.
+std::optional<Message> RawTake(int id, long msgtyp,
+                               std::size_t capacity = sizeof(RawBuffer::text),
+                               int flags = 0) {
+  static RawBuffer buffer;
+  ssize_t n = msgrcv(id, &buffer, capacity, msgtyp, flags | IPC_NOWAIT);
+  if (n < 0) return std::nullopt;
+  return Message{buffer.type,
+                 std::string(buffer.text, static_cast<std::size_t>(n))};
+}
+
+// RawTake, retried for up to `limit`: for a child of the test that plays the
+// other side and must not wait forever when the code under test never sends.
+std::optional<Message> RawTakeWithin(int id, long msgtyp,
+                                     std::chrono::milliseconds limit = 2s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (std::optional<Message> message = RawTake(id, msgtyp)) return message;
+    if (errno != ENOMSG || std::chrono::steady_clock::now() >= until) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+// A queue made by the test with raw calls, removed when the test ends.
+class RawQueue {
+ public:
+  explicit RawQueue(key_t key = kata::UniqueSysvKey()) : key_(key) {
+    id_ = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (id_ < 0) {
+      throw std::system_error(errno, std::generic_category(), "test's msgget");
+    }
+  }
+  RawQueue(const RawQueue&) = delete;
+  RawQueue& operator=(const RawQueue&) = delete;
+  ~RawQueue() { msgctl(id_, IPC_RMID, nullptr); }
+
+  int id() const { return id_; }
+  key_t key() const { return key_; }
+
+ private:
+  key_t key_;
+  int id_;
+};
+
+// Request text as the header defines it: the client id, then the body.
+std::string RequestText(long client_id, std::string_view body) {
+  std::string text(sizeof(long), '\0');
+  std::memcpy(text.data(), &client_id, sizeof(long));
+  text.append(body);
+  return text;
+}
+
+// Whether `pid` sleeps in a system call; false as soon as it has ended (so a
+// child that failed early costs no waiting).
+bool BlockedOrGone(pid_t pid, std::chrono::milliseconds limit = 2s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const char state = kata::ProcessState(pid);
+    if (state == 'S') return true;
+    if (state == 'Z' || state == '?') return false;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+// Installs a handler for `signal` for the test's lifetime, so a blocked call
+// fails with EINTR when the signal comes. `flags` may include SA_RESTART.
+class InterruptingSignal {
+ public:
+  InterruptingSignal(int signal, int flags) : signal_(signal) {
+    struct sigaction action {};
+    action.sa_handler = [](int) {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = flags;
+    sigaction(signal_, &action, &old_);
+  }
+  InterruptingSignal(const InterruptingSignal&) = delete;
+  InterruptingSignal& operator=(const InterruptingSignal&) = delete;
+  ~InterruptingSignal() { sigaction(signal_, &old_, nullptr); }
+
+ private:
+  int signal_;
+  struct sigaction old_ {};
+};
+
+// In a child: waits until the test runner is blocked in a system call, then
+// sends it `signal` and gives the interrupted call time to return.
+void InterruptRunnerWhenBlocked(int signal) {
+  if (!BlockedOrGone(kata::RunnerPid())) return;
+  kill(kata::RunnerPid(), signal);
+  std::this_thread::sleep_for(50ms);
+}
+
+// Runs `call`, expecting std::system_error with one of `errors` whose what()
+// names `call_name`.
+template <typename Call>
+void ExpectSystemError(Call call, std::vector<std::errc> errors,
+                       std::string_view call_name, const std::string& hint) {
+  std::string expected;
+  for (std::errc error : errors) {
+    expected += (expected.empty() ? "" : " or ") +
+                std::make_error_code(error).message();
+  }
+  try {
+    call();
+    ADD_FAILURE() << "expected std::system_error (" << expected
+                  << "), but nothing was thrown" << hint;
+  } catch (const std::system_error& e) {
+    bool known = false;
+    for (std::errc error : errors) {
+      known = known || e.code() == std::make_error_code(error);
+    }
+    EXPECT_TRUE(known) << "expected std::system_error (" << expected
+                       << "), got: " << e.what() << hint;
+    EXPECT_NE(std::string(e.what()).find(call_name), std::string::npos)
+        << "the message should name the failed call " << call_name
+        << " and its object, it says: " << e.what()
+        << Hint(
+               "std::system_error(errno, std::generic_category(), "
+               "\"<call>(<object>)\")");
+  }
+}
+
+template <typename Call>
+void ExpectSystemError(Call call, std::errc error, std::string_view call_name,
+                       const std::string& hint) {
+  ExpectSystemError(call, std::vector<std::errc>{error}, call_name, hint);
+}
+
+// ---------------------------------------------------- POSIX raw helpers
+
+// A descriptor the test opened itself with mq_open.
+class RawMq {
+ public:
+  explicit RawMq(const std::string& name, int flags = O_RDWR,
+                 mq_attr* attr = nullptr) {
+    queue_ = mq_open(name.c_str(), flags, 0600, attr);
+  }
+  RawMq(const RawMq&) = delete;
+  RawMq& operator=(const RawMq&) = delete;
+  ~RawMq() {
+    if (ok()) mq_close(queue_);
+  }
+
+  bool ok() const { return queue_ != static_cast<mqd_t>(-1); }
+  mqd_t get() const { return queue_; }
+
+ private:
+  mqd_t queue_;
+};
+
+// Unlinks a POSIX name at the end of the test (ignoring "already gone").
+struct UnlinkAtEnd {
+  std::string name;
+  ~UnlinkAtEnd() { mq_unlink(name.c_str()); }
+};
+
+std::optional<mq_attr> RawAttr(mqd_t queue) {
+  mq_attr attr{};
+  if (mq_getattr(queue, &attr) != 0) return std::nullopt;
+  return attr;
+}
+
+// Whether the name exists: an mq_open by the test itself succeeds.
+bool NameExists(const std::string& name) {
+  RawMq probe(name, O_RDONLY);
+  return probe.ok();
+}
+
+bool RawMqSend(mqd_t queue, std::string_view text, unsigned priority) {
+  return mq_send(queue, text.data(), text.size(), priority) == 0;
+}
+
+// mq_receive by the test itself, never waiting (a deadline in the past).
+std::optional<PosixMessage> RawMqTake(mqd_t queue) {
+  std::vector<char> buffer(65536);
+  unsigned priority = 0;
+  const timespec past{0, 0};
+  ssize_t n =
+      mq_timedreceive(queue, buffer.data(), buffer.size(), &priority, &past);
+  if (n < 0) return std::nullopt;
+  return PosixMessage{priority,
+                      std::string(buffer.data(), static_cast<std::size_t>(n))};
+}
+
+// Whether the POSIX queue ceilings do not apply to this process: it holds
+// CAP_SYS_RESOURCE (bit 24 of CapEff) in the INITIAL user namespace. Inside
+// Bazel's sandbox the test runs as root of a user namespace of its own
+// (uid_map "0 0 1"), whose capabilities the mqueue limits ignore.
+bool HasCapSysResource() {
+  std::ifstream map("/proc/self/uid_map");
+  long inside = -1, outside = -1, count = 0;
+  map >> inside >> outside >> count;
+  if (count != 4294967295L) return false;  // not the initial namespace
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    unsigned long long mask = 0;
+    std::istringstream(line.substr(7)) >> std::hex >> mask;
+    return (mask >> 24) & 1;
+  }
+  return false;
+}
+
+// The largest mq_maxmsg this process may ask for: msg_max, unless it holds
+// CAP_SYS_RESOURCE, which lifts the ceiling to the kernel's hard limit.
+long MaxMessagesCeiling() {
+  return HasCapSysResource() ? 65536
+                             : ReadProcLong("/proc/sys/fs/mqueue/msg_max", 10);
+}
+
+// =========================================================== Stage 1
+
+// Tests that Create makes a new queue with the key and permissions asked for,
+// and owns it.
+TEST(Stage1QueueLifetime, CreateMakesANewQueueWithTheKey) {
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue queue = SysvQueue::Create(key, 0640);
+  std::optional<msqid_ds> info = RawStat(queue.id());
+  ASSERT_TRUE(info.has_value())
+      << "msgctl(IPC_STAT) knows no queue with id " << queue.id()
+      << Hint("keep the id msgget returns");
+  EXPECT_EQ(info->msg_perm.__key, key)
+      << Hint("msgget(key, IPC_CREAT | IPC_EXCL | permissions)");
+  EXPECT_EQ(info->msg_perm.mode & 0777, 0640u)
+      << Hint("the low 9 bits of msgflg are the queue's permissions");
+  EXPECT_EQ(info->msg_qnum, 0u);
+  EXPECT_TRUE(queue.owner()) << Hint("Create returns the queue's owner");
+}
+
+// Tests that Create refuses a key whose queue already exists (IPC_EXCL),
+// rather than quietly sharing an old queue and its stale messages.
+TEST(Stage1QueueLifetime, CreateRefusesAKeyInUse) {
+  RawQueue existing;
+  ExpectSystemError([&] { (void)SysvQueue::Create(existing.key()); },
+                    std::errc::file_exists, "msgget",
+                    Hint("IPC_CREAT | IPC_EXCL makes msgget fail with EEXIST "
+                         "when the key is taken; turn -1 into "
+                         "std::system_error"));
+}
+
+// Tests that Open finds a queue by its key, and is a user, not the owner.
+TEST(Stage1QueueLifetime, OpenFindsTheQueueByKey) {
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue owner = SysvQueue::Create(key);
+  SysvQueue user = SysvQueue::Open(key);
+  EXPECT_EQ(user.id(), owner.id())
+      << Hint("msgget(key, 0) returns the id of the existing queue");
+  EXPECT_FALSE(user.owner()) << Hint(kOnlyOwnerRemoves);
+}
+
+// Tests that opening a key nobody created is an error naming msgget.
+TEST(Stage1QueueLifetime, OpenOfAMissingKeyIsAnError) {
+  const key_t unused = kata::UniqueSysvKey();
+  ExpectSystemError([&] { (void)SysvQueue::Open(unused); },
+                    std::errc::no_such_file_or_directory, "msgget",
+                    Hint("without IPC_CREAT, msgget fails with ENOENT for a "
+                         "key that has no queue"));
+}
+
+// Tests that the owner removes the queue when it goes out of scope: a queue
+// outlives every process that used it unless someone removes it.
+TEST(Stage1QueueLifetime, OwnerRemovesTheQueueOnDestruction) {
+  int id = -1;
+  {
+    SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+    id = queue.id();
+    ASSERT_TRUE(QueueExists(id));
+  }
+  EXPECT_FALSE(QueueExists(id))
+      << "queue id " << id << " still exists after its owner was destroyed"
+      << Hint(kOwnerRemoves,
+              README "#stage-1-a-queue-that-cleans-up-after-itself");
+}
+
+// Tests that a user's destructor leaves the queue to its owner.
+TEST(Stage1QueueLifetime, UserLeavesTheQueueInPlace) {
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue owner = SysvQueue::Create(key);
+  { SysvQueue user = SysvQueue::Open(key); }
+  EXPECT_TRUE(QueueExists(owner.id()))
+      << "destroying an Open()ed queue removed it" << Hint(kOnlyOwnerRemoves);
+}
+
+// Tests that Remove deletes the queue at once, messages and all, and that
+// the object then holds no queue (so its destructor removes nothing).
+TEST(Stage1QueueLifetime, RemoveIsImmediate) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  ASSERT_TRUE(RawSend(id, 1, "lost with the queue"));
+  queue.Remove();
+  EXPECT_FALSE(QueueExists(id))
+      << Hint("Remove is msgctl(id, IPC_RMID, nullptr)");
+  EXPECT_EQ(queue.id(), -1) << Hint("after Remove the object holds no queue");
+  EXPECT_FALSE(queue.owner());
+}
+
+// Tests that queues are not reference counted: once one holder removes the
+// queue, another holder's id is dead, and its Remove is an error.
+TEST(Stage1QueueLifetime, RemovingAQueueAlreadyRemovedIsAnError) {
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue owner = SysvQueue::Create(key);
+  SysvQueue user = SysvQueue::Open(key);
+  user.Remove();  // anyone with permission may remove it
+  EXPECT_FALSE(QueueExists(owner.id()));
+  ExpectSystemError(
+      [&] { owner.Remove(); },
+      {std::errc::invalid_argument, std::errc::identifier_removed}, "msgctl",
+      Hint("throw std::system_error when msgctl returns -1"));
+}
+
+// Tests that moving a queue moves the duty to remove it: the moved-from
+// object removes nothing, and move assignment lets go of the old queue.
+TEST(Stage1QueueLifetime, MovedQueueIsRemovedExactlyOnce) {
+  std::optional<SysvQueue> holder;
+  int id = -1;
+  {
+    SysvQueue original = SysvQueue::Create(kata::UniqueSysvKey());
+    id = original.id();
+    holder.emplace(std::move(original));
+    EXPECT_EQ(original.id(), -1) << Hint(kMovedFromHoldsNothing);
+    EXPECT_FALSE(original.owner()) << Hint(kMovedFromHoldsNothing);
+  }
+  ASSERT_TRUE(QueueExists(id))
+      << "the queue was removed when the moved-from object was destroyed"
+      << Hint(kMovedFromHoldsNothing);
+  EXPECT_EQ(holder->id(), id);
+  EXPECT_TRUE(holder->owner());
+
+  SysvQueue target;
+  target = std::move(*holder);
+  holder.reset();
+  ASSERT_TRUE(QueueExists(id)) << Hint(kMovedFromHoldsNothing);
+  target = SysvQueue();  // the old queue is let go of, as by the destructor
+  EXPECT_FALSE(QueueExists(id))
+      << Hint("move assignment over an owner removes its old queue first");
+}
+
+// Tests that IPC_PRIVATE makes a new queue every time, and that "private"
+// only means "no key": a forked child can use it by id.
+TEST(Stage1QueueLifetime, PrivateQueuesAreNewButNotSecret) {
+  SysvQueue first = SysvQueue::CreatePrivate();
+  SysvQueue second = SysvQueue::CreatePrivate();
+  EXPECT_NE(first.id(), second.id())
+      << Hint("msgget(IPC_PRIVATE, IPC_CREAT | permissions)");
+  std::optional<msqid_ds> info = RawStat(first.id());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->msg_perm.__key, IPC_PRIVATE);
+  EXPECT_TRUE(first.owner());
+  kata::RunInChild([&] {
+    EXPECT_TRUE(RawSend(first.id(), 1, "found you")) << std::strerror(errno);
+  });
+  EXPECT_EQ(RawTake(first.id(), 0), (Message{1, "found you"}));
+}
+
+// Tests that IPC_PRIVATE is refused as a key: it would never find anything.
+TEST(Stage1QueueLifetime, CreateRefusesIpcPrivateAsAKey) {
+  EXPECT_THROW((void)SysvQueue::Create(IPC_PRIVATE), std::invalid_argument)
+      << Hint("IPC_PRIVATE is not a key: point callers to CreatePrivate");
+}
+
+// =========================================================== Stage 2
+
+// Tests Send and Receive against the kernel: what Send puts in, msgrcv takes
+// out, and what msgsnd puts in, Receive takes out, type and text intact.
+TEST(Stage2TypedMessages, SendAndReceiveKeepTypeAndText) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  queue.Send(5, "hello");
+  EXPECT_EQ(RawTake(queue.id(), 0), (Message{5, "hello"}))
+      << Hint("fill a struct msgbuf {long mtype; char mtext[]} and msgsnd it");
+  ASSERT_TRUE(RawSend(queue.id(), 7, "world"));
+  EXPECT_EQ(queue.Receive(), (Message{7, "world"}))
+      << Hint("msgrcv returns the text length; the type is in mtype");
+}
+
+// Tests that every Send is one message, taken whole by one Receive: a queue
+// keeps message boundaries, where a pipe would run the bytes together.
+TEST(Stage2TypedMessages, EachSendIsOneMessage) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  queue.Send(1, "a");
+  queue.Send(1, "bb");
+  queue.Send(1, "ccc");
+  EXPECT_EQ(RawCount(queue.id()), 3u)
+      << Hint("one msgsnd per Send: a queue keeps message boundaries");
+  EXPECT_EQ(queue.Receive().text, "a");
+  EXPECT_EQ(queue.Receive().text, "bb");
+  EXPECT_EQ(queue.Receive().text, "ccc");
+}
+
+// Tests that msgsnd's size is the length of the text alone.
+TEST(Stage2TypedMessages, SendCountsOnlyTheText) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  queue.Send(1, "12345");
+  std::optional<msqid_ds> info = RawStat(queue.id());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->__msg_cbytes, 5u)
+      << "the queue holds " << info->__msg_cbytes
+      << " bytes of text after sending 5" << Hint(kMsgszIsTextOnly);
+  // A receiver that expects 5 bytes must get them (not E2BIG).
+  std::optional<Message> taken = RawTake(queue.id(), 0, 5);
+  EXPECT_EQ(taken, (Message{1, "12345"}))
+      << "msgrcv with room for 5 bytes: " << std::strerror(errno)
+      << Hint(kMsgszIsTextOnly);
+}
+
+// Tests that the text is bytes, not a C string: zeros and all 256 values.
+TEST(Stage2TypedMessages, TextIsBytesNotACString) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  const std::string text = std::string("a\0b", 3) + bytes;
+  queue.Send(2, text);
+  EXPECT_EQ(queue.Receive(), (Message{2, text}))
+      << Hint("copy text.size() bytes (memcpy), not up to the first '\\0'");
+}
+
+// Tests that an empty text is still a message.
+TEST(Stage2TypedMessages, EmptyMessagesAreMessagesToo) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  queue.Send(3, "");
+  EXPECT_EQ(RawCount(queue.id()), 1u) << Hint("msgsnd with msgsz 0 is fine");
+  EXPECT_EQ(queue.Receive(), (Message{3, ""}));
+}
+
+// Tests that a type that is not > 0 is refused before anything is sent.
+TEST(Stage2TypedMessages, SendRejectsATypeThatIsNotPositive) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  kata::CallCounter calls;
+  EXPECT_THROW(queue.Send(0, "zero"), std::invalid_argument)
+      << Hint(kTypeMustBePositive);
+  EXPECT_THROW(queue.Send(-4, "negative"), std::invalid_argument)
+      << Hint(kTypeMustBePositive);
+  EXPECT_EQ(calls.Count({"msgsnd"}), 0) << Hint(kTypeMustBePositive);
+  EXPECT_EQ(RawCount(queue.id()), 0u);
+}
+
+// Tests that a text longer than msgmax is an error naming msgsnd.
+TEST(Stage2TypedMessages, TooLongTextIsAnErrorNamingMsgsnd) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const std::string text(Msgmax() + 1, 'x');
+  ExpectSystemError([&] { queue.Send(1, text); }, std::errc::invalid_argument,
+                    "msgsnd",
+                    Hint("msgsnd refuses a text longer than msgmax with "
+                         "EINVAL; throw std::system_error"));
+  EXPECT_EQ(RawCount(queue.id()), 0u);
+}
+
+// Tests that any process that knows the key can send, and any can receive:
+// a child sends, the parent receives.
+TEST(Stage2TypedMessages, AnotherProcessSendsByKey) {
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue queue = SysvQueue::Create(key);
+  kata::RunInChild([key] {
+    SysvQueue mine = SysvQueue::Open(key);
+    mine.Send(4, "from pid " + std::to_string(getpid()));
+  });
+  ASSERT_EQ(RawCount(queue.id()), 1u) << "the child's message never arrived";
+  Message message = queue.Receive();
+  EXPECT_EQ(message.type, 4);
+  EXPECT_EQ(message.text.rfind("from pid ", 0), 0u) << Show(message.text);
+}
+
+// Tests that Receive waits for a message that is not there yet.
+TEST(Stage2TypedMessages, ReceiveWaitsForAMessage) {
+  kata::OnDeadlock("Receive waits in msgrcv for a message of the wanted type");
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  kata::Child sender([id] {
+    BlockedOrGone(kata::RunnerPid());
+    RawSend(id, 9, "worth the wait");
+  });
+  EXPECT_EQ(queue.Receive(), (Message{9, "worth the wait"}))
+      << Hint("a blocking Receive calls msgrcv without IPC_NOWAIT");
+  sender.Join();
+}
+
+// Tests that the kata really goes through a System V queue.
+TEST(Stage2TypedMessages, UsesASystemVQueue) {
+  kata::CallCounter calls;
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  queue.Send(1, "x");
+  (void)queue.Receive();
+  kata::ExpectUsed(calls, {"msgget"}, 1, "a System V message queue (msgget)");
+  kata::ExpectUsed(calls, {"msgsnd"}, 1, "a System V message queue (msgsnd)");
+  kata::ExpectUsed(calls, {"msgrcv"}, 1, "a System V message queue (msgrcv)");
+}
+
+// Takes every message left in the queue, oldest first (the test's own
+// msgrcv), so a failure shows exactly what is left.
+std::vector<Message> TakeAllRaw(int id) {
+  std::vector<Message> left;
+  while (std::optional<Message> message = RawTake(id, 0)) {
+    left.push_back(*message);
+  }
+  return left;
+}
+
+// Puts types 3, 1, 2, 1 into the queue, in that order.
+void EnqueueThreeOneTwoOne(int id) {
+  ASSERT_TRUE(RawSend(id, 3, "3a"));
+  ASSERT_TRUE(RawSend(id, 1, "1a"));
+  ASSERT_TRUE(RawSend(id, 2, "2a"));
+  ASSERT_TRUE(RawSend(id, 1, "1b"));
+}
+
+// =========================================================== Stage 3
+
+// Tests that Any() takes messages in the order they were sent.
+TEST(Stage3SelectByType, AnyTakesTheOldestMessage) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  EnqueueThreeOneTwoOne(queue.id());
+  const Message first = queue.Receive(Any());
+  EXPECT_EQ(first, (Message{3, "3a"})) << Hint("Any() is msgrcv with msgtyp 0");
+  EXPECT_EQ(queue.Receive(Any()), (Message{1, "1a"}));
+  EXPECT_EQ(queue.Receive(Any()), (Message{2, "2a"}));
+  EXPECT_EQ(queue.Receive(Any()), (Message{1, "1b"}));
+}
+
+// Tests that Exactly(t) takes the oldest message of type t and leaves the
+// others in their order.
+TEST(Stage3SelectByType, ExactlyTakesTheOldestOfThatType) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  EnqueueThreeOneTwoOne(queue.id());
+  EXPECT_EQ(queue.Receive(Exactly(1)), (Message{1, "1a"}))
+      << Hint(kExactlyIsPositive);
+  EXPECT_EQ(queue.Receive(Exactly(1)), (Message{1, "1b"}))
+      << Hint(kExactlyIsPositive);
+  EXPECT_EQ(TakeAllRaw(queue.id()),
+            (std::vector<Message>{{3, "3a"}, {2, "2a"}}))
+      << "what is left in the queue" << Hint(kExactlyIsPositive);
+}
+
+// Tests that LowestUpTo(t) takes the lowest type <= t first (types used as
+// priorities where a lower number goes first), and never a type above t.
+TEST(Stage3SelectByType, LowestUpToTakesTheLowestTypeFirst) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  EnqueueThreeOneTwoOne(queue.id());
+  EXPECT_EQ(queue.Receive(LowestUpTo(2)), (Message{1, "1a"}))
+      << Hint(kLowestUpToIsNegative);
+  EXPECT_EQ(queue.Receive(LowestUpTo(2)), (Message{1, "1b"}))
+      << Hint(kLowestUpToIsNegative);
+  EXPECT_EQ(queue.Receive(LowestUpTo(2)), (Message{2, "2a"}))
+      << Hint(kLowestUpToIsNegative);
+  EXPECT_EQ(TakeAllRaw(queue.id()), (std::vector<Message>{{3, "3a"}}))
+      << "what is left in the queue" << Hint(kLowestUpToIsNegative);
+}
+
+// Tests that LowestUpTo(t) passes over types above t, even at the head.
+TEST(Stage3SelectByType, LowestUpToSkipsHigherTypes) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 5, "five"));
+  ASSERT_TRUE(RawSend(queue.id(), 4, "four"));
+  ASSERT_TRUE(RawSend(queue.id(), 3, "three"));
+  EXPECT_EQ(queue.Receive(LowestUpTo(4)), (Message{3, "three"}))
+      << Hint(kLowestUpToIsNegative);
+  EXPECT_EQ(queue.Receive(LowestUpTo(4)), (Message{4, "four"}))
+      << Hint(kLowestUpToIsNegative);
+  EXPECT_EQ(TakeAllRaw(queue.id()), (std::vector<Message>{{5, "five"}}));
+}
+
+// Tests that Exactly and LowestUpTo refuse types that are not > 0: msgrcv
+// would read 0 as "any" and -t as "lowest up to t", a silent surprise.
+TEST(Stage3SelectByType, SelectorsRejectTypesThatAreNotPositive) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  EnqueueThreeOneTwoOne(queue.id());  // a message for any msgtyp to take
+  EXPECT_THROW((void)queue.Receive(Exactly(0)), std::invalid_argument)
+      << Hint(kSelectorTypes);
+  EXPECT_THROW((void)queue.Receive(Exactly(-2)), std::invalid_argument)
+      << Hint(kSelectorTypes);
+  EXPECT_THROW((void)queue.Receive(LowestUpTo(0)), std::invalid_argument)
+      << Hint(kSelectorTypes);
+  EXPECT_EQ(RawCount(queue.id()), 4u)
+      << "a refused receive took a message" << Hint(kSelectorTypes);
+}
+
+// Tests that a receiver waiting for type 5 lets a type-4 message pass by and
+// wakes up for the type-5 one.
+TEST(Stage3SelectByType, ReceiveWaitsForTheWantedType) {
+  kata::OnDeadlock("the child waits for a message of type 5");
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  kata::SharedText got;
+  kata::Child receiver([&] {
+    const Message message = queue.Receive(Exactly(5));
+    got.Store(std::to_string(message.type) + ":" + message.text);
+  });
+  if (BlockedOrGone(receiver.pid())) {
+    ASSERT_TRUE(RawSend(queue.id(), 4, "not for you"));
+    std::this_thread::sleep_for(20ms);  // a wrong receiver would take it now
+    ASSERT_TRUE(RawSend(queue.id(), 5, "yours"));
+  }
+  receiver.Join();
+  EXPECT_EQ(got.Load(), "5:yours") << Hint(kExactlyIsPositive);
+  EXPECT_EQ(TakeAllRaw(queue.id()), (std::vector<Message>{{4, "not for you"}}));
+}
+
+// =========================================================== Stage 4
+
+// Tests that TryReceive on an empty queue is "nothing", not an error.
+TEST(Stage4WaitingAndNotWaiting, TryReceiveOnAnEmptyQueueIsNullopt) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  try {
+    EXPECT_EQ(queue.TryReceive(), std::nullopt);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "TryReceive threw " << e.what() << Hint(kEmptyIsEnomsg);
+  }
+}
+
+// Tests that TryReceive of a type nobody sent is "nothing" while other types
+// wait, and that it takes the type once it is there.
+TEST(Stage4WaitingAndNotWaiting, TryReceiveOfAMissingTypeIsNullopt) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 1, "one"));
+  ASSERT_TRUE(RawSend(queue.id(), 2, "two"));
+  try {
+    EXPECT_EQ(queue.TryReceive(Exactly(3)), std::nullopt)
+        << Hint(kEmptyIsEnomsg);
+    EXPECT_EQ(queue.TryReceive(Exactly(2)), (Message{2, "two"}));
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "TryReceive threw " << e.what() << Hint(kEmptyIsEnomsg);
+  }
+  EXPECT_EQ(RawCount(queue.id()), 1u);
+}
+
+// Tests that TrySend fills the queue up to its byte limit (msg_qbytes) and
+// then says false instead of waiting.
+TEST(Stage4WaitingAndNotWaiting, TrySendOnAFullQueueReturnsFalse) {
+  kata::OnDeadlock("TrySend waited on a full queue: it must use IPC_NOWAIT");
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  std::optional<msqid_ds> info = RawStat(queue.id());
+  ASSERT_TRUE(info.has_value());
+  const std::size_t fits = info->msg_qbytes / 1024;
+  const std::string kilobyte(1024, 'k');
+  std::size_t sent = 0;
+  try {
+    while (sent <= fits && queue.TrySend(1, kilobyte)) ++sent;
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "TrySend threw " << e.what() << Hint(kFullIsEagain);
+  }
+  EXPECT_EQ(sent, fits) << "a queue of " << info->msg_qbytes << " bytes holds "
+                        << fits << " messages of 1 KiB" << Hint(kFullIsEagain);
+  EXPECT_EQ(RawCount(queue.id()), fits);
+}
+
+// Tests that Send on a full queue waits until a receiver makes room.
+TEST(Stage4WaitingAndNotWaiting, SendWaitsForRoom) {
+  kata::OnDeadlock(
+      "Send waits on a full queue until the child receives a message");
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  const std::string kilobyte(1024, 'k');
+  std::size_t full = 0;
+  while (RawSend(id, 1, kilobyte, IPC_NOWAIT)) ++full;
+  kata::Child receiver([id] {
+    if (BlockedOrGone(kata::RunnerPid())) RawTake(id, 0);
+  });
+  queue.Send(2, kilobyte);
+  receiver.Join();
+  EXPECT_EQ(RawCount(id), full);
+  EXPECT_TRUE(RawTake(id, 2).has_value())
+      << "the waiting message never went in";
+}
+
+// Tests that Status reports what msgctl(IPC_STAT) knows: how many messages,
+// how many bytes, and who sent and received last.
+TEST(Stage4WaitingAndNotWaiting, StatusReportsWhatTheKernelKnows) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  kata::Child sender([id] {
+    RawSend(id, 1, "abc");
+    RawSend(id, 2, "def");
+  });
+  const pid_t sender_pid = sender.pid();
+  sender.Join();
+  const std::size_t max_bytes = RawStat(id)->msg_qbytes;
+  EXPECT_EQ(queue.Status(), (SysvStatus{2, 6, max_bytes, sender_pid, 0}))
+      << Hint("copy msg_qnum, msg_cbytes, msg_qbytes, msg_lspid, msg_lrpid");
+  (void)RawTake(id, 0);
+  EXPECT_EQ(queue.Status().last_receiver, getpid());
+}
+
+// Tests that a Receive blocked in msgrcv survives a signal handler, even one
+// installed with SA_RESTART (msgrcv is never restarted).
+TEST(Stage4WaitingAndNotWaiting, BlockedReceiveSurvivesASignal) {
+  kata::OnDeadlock("Receive waits for the message the child sends");
+  InterruptingSignal interrupt(SIGUSR1, SA_RESTART);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  kata::Child sender([id] {
+    InterruptRunnerWhenBlocked(SIGUSR1);
+    RawSend(id, 1, "after the signal");
+  });
+  try {
+    EXPECT_EQ(queue.Receive(), (Message{1, "after the signal"}));
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "Receive threw " << e.what() << Hint(kRetryEintr);
+  }
+  sender.Join();
+}
+
+// Tests that a Send blocked on a full queue survives a signal handler.
+TEST(Stage4WaitingAndNotWaiting, BlockedSendSurvivesASignal) {
+  kata::OnDeadlock("Send waits on a full queue until the child makes room");
+  InterruptingSignal interrupt(SIGUSR1, SA_RESTART);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  const std::string kilobyte(1024, 'k');
+  while (RawSend(id, 1, kilobyte, IPC_NOWAIT)) {
+  }
+  kata::Child receiver([id] {
+    InterruptRunnerWhenBlocked(SIGUSR1);
+    RawTake(id, 0);
+  });
+  try {
+    queue.Send(2, kilobyte);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "Send threw " << e.what() << Hint(kRetryEintr);
+  }
+  receiver.Join();
+  EXPECT_TRUE(RawTake(id, 2).has_value()) << Hint(kRetryEintr);
+}
+
+// Tests that removing a queue wakes a receiver blocked on it, with EIDRM.
+TEST(Stage4WaitingAndNotWaiting, RemovalWakesABlockedReceiver) {
+  kata::OnDeadlock(
+      "the child waits on a queue that was removed: msgrcv fails with EIDRM");
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue queue = SysvQueue::Create(key);
+  kata::Child receiver([key] {
+    SysvQueue mine = SysvQueue::Open(key);
+    ExpectSystemError([&] { (void)mine.Receive(); },
+                      std::errc::identifier_removed, "msgrcv",
+                      Hint(kEidrmIsFinal));
+  });
+  if (BlockedOrGone(receiver.pid())) queue.Remove();
+  receiver.Join();
+}
+
+// =========================================================== Stage 5
+
+// Tests that a message longer than the capacity is refused with E2BIG and
+// stays in the queue for a receiver with more room.
+TEST(Stage5OversizedMessages, TooLongIsE2bigAndStaysQueued) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 1, "0123456789"));
+  ExpectSystemError([&] { (void)queue.Receive(Any(), 4); },
+                    std::errc::argument_list_too_long, "msgrcv",
+                    Hint(kE2bigByDefault));
+  EXPECT_EQ(RawCount(queue.id()), 1u) << Hint(kE2bigByDefault);
+  EXPECT_EQ(queue.Receive(Any(), 10), (Message{1, "0123456789"}))
+      << Hint("capacity is msgrcv's msgsz: the room for the text alone");
+}
+
+// Tests that truncation happens only when asked, keeps the first bytes and
+// loses the rest.
+TEST(Stage5OversizedMessages, TruncateOnRequestKeepsThePrefix) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 6, "0123456789"));
+  EXPECT_EQ(queue.Receive(Any(), 4, Oversize::kTruncate), (Message{6, "0123"}))
+      << Hint(kTruncateIsMsgNoerror);
+  EXPECT_EQ(RawCount(queue.id()), 0u)
+      << "the truncated message should be gone, its tail lost"
+      << Hint(kTruncateIsMsgNoerror);
+}
+
+// Tests the edges: a message exactly as long as the capacity, and an empty
+// message with no room at all.
+TEST(Stage5OversizedMessages, ExactFitNeedsNoTruncation) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 1, "0123456789"));
+  ASSERT_TRUE(RawSend(queue.id(), 2, ""));
+  EXPECT_EQ(queue.Receive(Any(), 10), (Message{1, "0123456789"}));
+  EXPECT_EQ(queue.Receive(Any(), 0), (Message{2, ""}));
+}
+
+// Tests that TryReceive refuses an oversized message too: E2BIG is an error,
+// not "nothing there".
+TEST(Stage5OversizedMessages, TryReceiveAlsoRefusesOversize) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 1, "0123456789"));
+  ExpectSystemError([&] { (void)queue.TryReceive(Any(), 4); },
+                    std::errc::argument_list_too_long, "msgrcv",
+                    Hint(kE2bigByDefault));
+  EXPECT_EQ(RawCount(queue.id()), 1u) << Hint(kE2bigByDefault);
+}
+
+// =========================================================== Stage 6
+
+std::string Upper(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  return upper;
+}
+
+// Tests the server side against raw clients: a request of type 1 from client
+// 42 is answered with a message of type 42.
+TEST(Stage6OneQueueServer, ServeOneRepliesWithTheClientIdAsType) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), kRequestType, RequestText(42, "ping")));
+  const long served = kata::message_queue::ServeOne(queue, Upper);
+  EXPECT_EQ(served, 42) << Hint("return the client id read from the request");
+  EXPECT_EQ(TakeAllRaw(queue.id()), (std::vector<Message>{{42, "PING"}}))
+      << "what the queue holds after ServeOne" << Hint(kReplyTypeIsClientId);
+}
+
+// Tests that the server takes only requests: a reply still waiting for its
+// client stays in the queue, even at its head.
+TEST(Stage6OneQueueServer, ServeOneTakesOnlyRequests) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), 7, "a reply waiting for client 7"));
+  ASSERT_TRUE(RawSend(queue.id(), kRequestType, RequestText(9, "hi")));
+  try {
+    EXPECT_EQ(kata::message_queue::ServeOne(queue, Upper), 9)
+        << Hint(kServerTakesRequestsOnly);
+  } catch (const std::runtime_error& e) {
+    ADD_FAILURE() << "ServeOne threw " << e.what()
+                  << Hint(kServerTakesRequestsOnly);
+  }
+  EXPECT_EQ(RawTake(queue.id(), 7),
+            (Message{7, "a reply waiting for client 7"}))
+      << Hint(kServerTakesRequestsOnly);
+  EXPECT_EQ(RawTake(queue.id(), 9), (Message{9, "HI"}));
+}
+
+// Tests the client side against a raw server: Call sends a request of type 1
+// carrying the client id, and returns the reply typed with that id.
+TEST(Stage6OneQueueServer, CallSendsARequestAndWaitsForItsReply) {
+  kata::OnDeadlock(std::string("the client waits for its reply: ") +
+                   kRequestFormat);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  kata::Child server([id] {
+    std::optional<Message> request = RawTakeWithin(id, 0);
+    ASSERT_TRUE(request.has_value()) << "no request arrived within 2 s";
+    EXPECT_EQ(request->type, kRequestType) << Hint(kRequestFormat);
+    EXPECT_EQ(request->text, RequestText(42, "hello"))
+        << "the request's text is " << Show(request->text)
+        << Hint(kRequestFormat);
+    RawSend(id, 42, "hello back");
+  });
+  EXPECT_EQ(kata::message_queue::Call(queue, 42, "hello"), "hello back")
+      << Hint(kClientTakesOwnReplies);
+  server.Join();
+}
+
+// Tests that a client takes only its own reply: one for another client
+// waiting at the head of the queue stays there.
+TEST(Stage6OneQueueServer, CallTakesOnlyItsOwnReply) {
+  kata::OnDeadlock(std::string("the client waits for its reply: ") +
+                   kClientTakesOwnReplies);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  ASSERT_TRUE(RawSend(id, 7, "for client 7"));
+  kata::Child server([id] {
+    if (RawTakeWithin(id, kRequestType)) RawSend(id, 9, "for client 9");
+  });
+  EXPECT_EQ(kata::message_queue::Call(queue, 9, "mine?"), "for client 9")
+      << Hint(kClientTakesOwnReplies);
+  server.Join();
+  EXPECT_EQ(TakeAllRaw(id), (std::vector<Message>{{7, "for client 7"}}))
+      << "what is left in the queue" << Hint(kClientTakesOwnReplies);
+}
+
+// Tests that client ids 1 and below are refused: a client of id 1 would
+// read requests as if they were its replies.
+TEST(Stage6OneQueueServer, ClientIdMustBeAboveTheRequestType) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  kata::CallCounter calls;
+  for (long bad : {1L, 0L, -5L}) {
+    EXPECT_THROW((void)kata::message_queue::Call(queue, bad, "x"),
+                 std::invalid_argument)
+        << "client id " << bad
+        << Hint(
+               "check the client id before sending: it must be > "
+               "kRequestType");
+  }
+  EXPECT_EQ(calls.Count({"msgsnd"}), 0);
+}
+
+// Tests that a request too short to hold a client id, or naming an id that
+// is not a client's, is an error and gets no reply.
+TEST(Stage6OneQueueServer, MalformedRequestsAreErrors) {
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  ASSERT_TRUE(RawSend(queue.id(), kRequestType, "abc"));
+  EXPECT_THROW((void)kata::message_queue::ServeOne(queue, Upper),
+               std::runtime_error)
+      << Hint("a request shorter than sizeof(long) has no client id");
+  ASSERT_TRUE(RawSend(queue.id(), kRequestType, RequestText(1, "x")));
+  EXPECT_THROW((void)kata::message_queue::ServeOne(queue, Upper),
+               std::runtime_error)
+      << Hint("a reply of type 1 would be read as a request");
+  EXPECT_EQ(RawCount(queue.id()), 0u) << "a malformed request got a reply";
+}
+
+// Tests the whole design: 8 client processes make 100 calls each, at the
+// same time, through one queue and one server process. Every client gets
+// exactly its own replies, in order, and nothing is left over.
+TEST(Stage6OneQueueServer, EightClientsAHundredCallsEach) {
+  constexpr int kClients = 8, kCalls = 100;
+  kata::OnDeadlock(std::string("a client or the server waits for a message "
+                               "that never comes: ") +
+                       kServerTakesRequestsOnly + "; " + kReplyTypeIsClientId +
+                       "; " + kClientTakesOwnReplies,
+                   10s);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  kata::CallCounter calls;
+  auto handler = [](std::string_view request) {
+    return "reply to " + std::string(request);
+  };
+  kata::Child server(
+      [&] { kata::message_queue::Serve(queue, handler, kClients * kCalls); });
+  std::vector<kata::Child> clients;
+  for (int c = 0; c < kClients; ++c) {
+    const long client_id = 100 + c;
+    clients.emplace_back([&, client_id] {
+      for (int k = 0; k < kCalls; ++k) {
+        const std::string request = "client " + std::to_string(client_id) +
+                                    " call " + std::to_string(k);
+        const std::string reply =
+            kata::message_queue::Call(queue, client_id, request);
+        if (reply != "reply to " + request) {
+          ADD_FAILURE() << "client " << client_id << ", call " << k
+                        << ": expected \"reply to " << request << "\", got "
+                        << Show(reply) << Hint(kClientTakesOwnReplies);
+          return;
+        }
+      }
+    });
+  }
+  for (kata::Child& client : clients) client.Join();
+  if (testing::Test::HasFailure()) return;  // the server would wait forever
+  server.Join();
+  EXPECT_EQ(RawCount(queue.id()), 0u) << "messages left over";
+  kata::ExpectUsed(calls, {"msgsnd"}, 2 * kClients * kCalls,
+                   "one System V queue for requests and replies (msgsnd)");
+  kata::ExpectUsed(calls, {"msgrcv"}, 2 * kClients * kCalls,
+                   "one System V queue for requests and replies (msgrcv)");
+  EXPECT_EQ(calls.Count({"msgget", "mq_open", "socket", "socketpair",
+                         "pthread_create"}),
+            0)
+      << "this kata asks for ONE System V queue shared by the server and "
+         "every client, in processes: no other queue, socket or thread";
+}
+
+// =========================================================== Stage 7
+
+// Tests that Create with no limits gets the system defaults, and owns the
+// queue.
+TEST(Stage7PosixQueues, CreateUsesTheSystemDefaults) {
+  const std::string name = kata::UniqueName("defaults");
+  PosixQueue queue = PosixQueue::Create(name);
+  RawMq raw(name);
+  ASSERT_TRUE(raw.ok()) << "mq_open(" << name << "): " << std::strerror(errno)
+                        << Hint(
+                               "mq_open(name, O_CREAT | O_EXCL | O_RDWR, "
+                               "0600, nullptr)");
+  const mq_attr attr = *RawAttr(raw.get());
+  EXPECT_EQ(attr.mq_maxmsg, ReadProcLong("/proc/sys/fs/mqueue/msg_default", 10))
+      << Hint("pass a null mq_attr to get the system defaults");
+  EXPECT_EQ(attr.mq_msgsize,
+            ReadProcLong("/proc/sys/fs/mqueue/msgsize_default", 8192));
+  EXPECT_EQ(queue.Attributes(),
+            (PosixAttributes{attr.mq_maxmsg, attr.mq_msgsize, 0}))
+      << Hint("copy mq_maxmsg, mq_msgsize and mq_curmsgs from mq_getattr");
+  EXPECT_TRUE(queue.owner());
+  EXPECT_EQ(queue.name(), name);
+}
+
+// Tests that chosen limits reach the kernel.
+TEST(Stage7PosixQueues, CreateWithChosenLimits) {
+  const std::string name = kata::UniqueName("limits");
+  PosixQueue queue = PosixQueue::Create(name, PosixLimits{4, 128});
+  RawMq raw(name);
+  ASSERT_TRUE(raw.ok()) << std::strerror(errno);
+  const mq_attr attr = *RawAttr(raw.get());
+  EXPECT_EQ(attr.mq_maxmsg, 4) << Hint("fill mq_attr's mq_maxmsg");
+  EXPECT_EQ(attr.mq_msgsize, 128) << Hint("fill mq_attr's mq_msgsize");
+}
+
+// Tests that limits above the ceiling are the kernel's EINVAL, reported as
+// an error naming mq_open.
+TEST(Stage7PosixQueues, LimitsAboveTheCeilingAreRefused) {
+  const std::string name = kata::UniqueName("too-many");
+  UnlinkAtEnd cleanup{name};
+  const long too_many = MaxMessagesCeiling() + 1;
+  ExpectSystemError(
+      [&] {
+        (void)PosixQueue::Create(name, PosixLimits{too_many, 64});
+      },
+      std::errc::invalid_argument, "mq_open",
+      Hint("mq_maxmsg above /proc/sys/fs/mqueue/msg_max is EINVAL for an "
+           "unprivileged process"));
+}
+
+// Tests that half-set limits are refused before any call is made.
+TEST(Stage7PosixQueues, HalfSetLimitsAreRejected) {
+  kata::CallCounter calls;
+  EXPECT_THROW(
+      (void)PosixQueue::Create(kata::UniqueName("half"), PosixLimits{4, 0}),
+      std::invalid_argument)
+      << Hint("set both limits, or neither");
+  EXPECT_THROW(
+      (void)PosixQueue::Create(kata::UniqueName("half"), PosixLimits{0, 64}),
+      std::invalid_argument)
+      << Hint("set both limits, or neither");
+  EXPECT_EQ(calls.Count({"mq_open"}), 0);
+}
+
+// Tests that malformed names are refused with a clear error.
+TEST(Stage7PosixQueues, NamesNeedOneLeadingSlash) {
+  kata::CallCounter calls;
+  const std::vector<std::string> bad_names = {"no-slash", "/two/slashes", "/",
+                                              "", "/" + std::string(256, 'n')};
+  for (const std::string& bad : bad_names) {
+    EXPECT_THROW((void)PosixQueue::Create(bad), std::invalid_argument)
+        << "name \"" << bad << "\"" << Hint(kPosixName);
+    EXPECT_THROW((void)PosixQueue::Open(bad), std::invalid_argument)
+        << "name \"" << bad << "\"" << Hint(kPosixName);
+  }
+  EXPECT_EQ(calls.Count({"mq_open"}), 0) << Hint(kPosixName);
+}
+
+// Tests that Create refuses a name that is taken (O_EXCL).
+TEST(Stage7PosixQueues, CreateRefusesANameInUse) {
+  const std::string name = kata::UniqueName("taken");
+  UnlinkAtEnd cleanup{name};
+  mq_attr attr{};
+  attr.mq_maxmsg = 2;
+  attr.mq_msgsize = 16;
+  RawMq existing(name, O_CREAT | O_EXCL | O_RDWR, &attr);
+  ASSERT_TRUE(existing.ok()) << std::strerror(errno);
+  ExpectSystemError(
+      [&] {
+        (void)PosixQueue::Create(name, {2, 16});
+      },
+      std::errc::file_exists, "mq_open",
+      Hint("O_CREAT | O_EXCL makes mq_open fail with EEXIST "
+           "when the name is taken"));
+}
+
+// Tests that another process opens the queue by name and can send through
+// the descriptor it gets.
+TEST(Stage7PosixQueues, OpenFindsTheQueueByName) {
+  const std::string name = kata::UniqueName("by-name");
+  PosixQueue queue = PosixQueue::Create(name, {4, 64});
+  kata::RunInChild([&] {
+    PosixQueue mine = PosixQueue::Open(name);
+    EXPECT_FALSE(mine.owner()) << Hint("Open returns a user, not the owner");
+    EXPECT_TRUE(RawMqSend(mine.descriptor(), "from the child", 3))
+        << std::strerror(errno)
+        << Hint("open read-write: mq_open(name, O_RDWR)");
+  });
+  RawMq raw(name);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(RawMqTake(raw.get()), (PosixMessage{3, "from the child"}));
+}
+
+// Tests that opening a name nobody created is an error naming mq_open.
+TEST(Stage7PosixQueues, OpenOfAMissingNameIsAnError) {
+  ExpectSystemError(
+      [] { (void)PosixQueue::Open(kata::UniqueName("missing")); },
+      std::errc::no_such_file_or_directory, "mq_open",
+      Hint("mq_open without O_CREAT fails with ENOENT for an unknown name"));
+}
+
+// Tests that the owner unlinks the name when destroyed: closing alone would
+// leave the queue in the kernel until reboot.
+TEST(Stage7PosixQueues, OwnerUnlinksOnDestruction) {
+  const std::string name = kata::UniqueName("owned");
+  { PosixQueue queue = PosixQueue::Create(name, {2, 16}); }
+  EXPECT_FALSE(NameExists(name))
+      << name << " still exists after its owner was destroyed"
+      << Hint(kPosixUnlink, README "#stage-7-posix-queues-names-and-limits");
+}
+
+// Tests that a user's destructor closes its descriptor and leaves the name.
+TEST(Stage7PosixQueues, UserOnlyCloses) {
+  const std::string name = kata::UniqueName("used");
+  PosixQueue owner = PosixQueue::Create(name, {2, 16});
+  int descriptor = -1;
+  {
+    PosixQueue user = PosixQueue::Open(name);
+    descriptor = user.descriptor();
+  }
+  EXPECT_EQ(fcntl(descriptor, F_GETFD), -1)
+      << "descriptor " << descriptor << " is still open"
+      << Hint("the destructor closes the descriptor (mq_close)");
+  EXPECT_TRUE(NameExists(name)) << Hint("only the owner unlinks the name");
+}
+
+// Tests that Unlink removes the name at once while the open queue keeps
+// working, and that unlinking twice is an error.
+TEST(Stage7PosixQueues, UnlinkRemovesTheNameNotTheQueue) {
+  const std::string name = kata::UniqueName("unlinked");
+  PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  ASSERT_TRUE(RawMqSend(queue.descriptor(), "still here", 0));
+  queue.Unlink();
+  EXPECT_FALSE(NameExists(name)) << Hint("Unlink is mq_unlink(name)");
+  EXPECT_FALSE(queue.owner()) << Hint("after Unlink there is no name to own");
+  EXPECT_EQ(RawMqTake(queue.descriptor()), (PosixMessage{0, "still here"}))
+      << Hint("mq_unlink removes the name; the queue lives while it is open");
+  ExpectSystemError([&] { queue.Unlink(); },
+                    std::errc::no_such_file_or_directory, "mq_unlink",
+                    Hint("throw std::system_error when mq_unlink fails"));
+}
+
+// Tests that moving a POSIX queue moves the duty to unlink it.
+TEST(Stage7PosixQueues, MovedQueueIsUnlinkedOnce) {
+  const std::string name = kata::UniqueName("moved");
+  std::optional<PosixQueue> holder;
+  {
+    PosixQueue original = PosixQueue::Create(name, {2, 16});
+    holder.emplace(std::move(original));
+    EXPECT_EQ(original.descriptor(), -1) << Hint(kMovedFromHoldsNothing);
+    EXPECT_FALSE(original.owner()) << Hint(kMovedFromHoldsNothing);
+  }
+  EXPECT_TRUE(NameExists(name)) << Hint(kMovedFromHoldsNothing);
+  EXPECT_EQ(holder->name(), name);
+  EXPECT_TRUE(RawMqSend(holder->descriptor(), "x", 0))
+      << "the moved-to queue's descriptor does not work";
+  holder.reset();
+  EXPECT_FALSE(NameExists(name)) << Hint(kPosixUnlink);
+}
+
+// =========================================================== Stage 8
+
+// Tests that Receive takes the highest priority first, and the oldest
+// message within one priority.
+TEST(Stage8PosixMessages, HighestPriorityFirstThenOldest) {
+  const std::string name = kata::UniqueName("priorities");
+  PosixQueue queue = PosixQueue::Create(name, {8, 64});
+  const mqd_t raw = queue.descriptor();
+  ASSERT_TRUE(RawMqSend(raw, "low", 1));
+  ASSERT_TRUE(RawMqSend(raw, "high", 9));
+  ASSERT_TRUE(RawMqSend(raw, "low2", 1));
+  ASSERT_TRUE(RawMqSend(raw, "zero", 0));
+  EXPECT_EQ(queue.Receive(), (PosixMessage{9, "high"}));
+  EXPECT_EQ(queue.Receive(), (PosixMessage{1, "low"}));
+  EXPECT_EQ(queue.Receive(), (PosixMessage{1, "low2"}));
+  EXPECT_EQ(queue.Receive(), (PosixMessage{0, "zero"}));
+}
+
+// Tests that Send hands text and priority to the kernel.
+TEST(Stage8PosixMessages, SendPassesTheTextAndPriority) {
+  const std::string name = kata::UniqueName("send");
+  PosixQueue queue = PosixQueue::Create(name, {4, 64});
+  queue.Send(std::string("bytes\0too", 9), 7);
+  queue.Send("");
+  EXPECT_EQ(RawMqTake(queue.descriptor()),
+            (PosixMessage{7, std::string("bytes\0too", 9)}));
+  EXPECT_EQ(RawMqTake(queue.descriptor()), (PosixMessage{0, ""}));
+}
+
+// Tests that Receive works on a queue with the default message size, even
+// for a short message: the buffer must fit the queue's LARGEST message.
+TEST(Stage8PosixMessages, ReceiveBufferFitsTheLargestMessage) {
+  const std::string name = kata::UniqueName("big");
+  PosixQueue queue = PosixQueue::Create(name);
+  const long size = RawAttr(queue.descriptor())->mq_msgsize;
+  ASSERT_TRUE(RawMqSend(queue.descriptor(), "tiny", 0));
+  const std::string largest(static_cast<std::size_t>(size), 'L');
+  ASSERT_TRUE(RawMqSend(queue.descriptor(), largest, 0));
+  try {
+    EXPECT_EQ(queue.Receive(), (PosixMessage{0, "tiny"}));
+    EXPECT_EQ(queue.Receive().text.size(), largest.size());
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "Receive threw " << e.what() << Hint(kPosixBufferSize);
+  }
+}
+
+// Tests that a text longer than the queue's message size is EMSGSIZE.
+TEST(Stage8PosixMessages, SendLongerThanTheMessageSizeIsAnError) {
+  const std::string name = kata::UniqueName("small");
+  PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  ExpectSystemError([&] { queue.Send(std::string(17, 'x')); },
+                    std::errc::message_size, "mq_send",
+                    Hint("mq_send refuses a text longer than mq_msgsize"));
+}
+
+// Tests that TrySend fills the queue to mq_maxmsg and then says false.
+TEST(Stage8PosixMessages, TrySendOnAFullQueueReturnsFalse) {
+  kata::OnDeadlock("TrySend waited on a full queue");
+  const std::string name = kata::UniqueName("full");
+  PosixQueue queue = PosixQueue::Create(name, {3, 16});
+  int sent = 0;
+  try {
+    while (sent <= 3 && queue.TrySend("m" + std::to_string(sent))) ++sent;
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "TrySend threw " << e.what()
+                  << Hint(
+                         "a full queue is not an error for TrySend: return "
+                         "false");
+  }
+  EXPECT_EQ(sent, 3);
+  EXPECT_EQ(RawAttr(queue.descriptor())->mq_curmsgs, 3);
+}
+
+// Tests that ReceiveFor on an empty queue comes back empty-handed.
+TEST(Stage8PosixMessages, ReceiveForOnAnEmptyQueueIsNullopt) {
+  const std::string name = kata::UniqueName("empty");
+  PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  try {
+    EXPECT_EQ(queue.ReceiveFor(0ms), std::nullopt);
+    EXPECT_EQ(queue.ReceiveFor(30ms), std::nullopt);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "ReceiveFor threw " << e.what()
+                  << Hint("a timeout (ETIMEDOUT) is std::nullopt");
+  }
+}
+
+// Tests that ReceiveFor takes a message that is already there, even with no
+// time to wait.
+TEST(Stage8PosixMessages, ReceiveForTakesAMessageAlreadyThere) {
+  const std::string name = kata::UniqueName("ready");
+  PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  ASSERT_TRUE(RawMqSend(queue.descriptor(), "ready", 4));
+  EXPECT_EQ(queue.ReceiveFor(0ms), (PosixMessage{4, "ready"}));
+}
+
+// Tests that ReceiveFor really waits for a message that comes later.
+TEST(Stage8PosixMessages, ReceiveForWaitsForALateMessage) {
+  kata::OnDeadlock("ReceiveFor waits for the child's message");
+  const std::string name = kata::UniqueName("late");
+  PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  kata::Child sender([&] {
+    BlockedOrGone(kata::RunnerPid());
+    RawMqSend(queue.descriptor(), "late", 2);
+  });
+  EXPECT_EQ(queue.ReceiveFor(4s), (PosixMessage{2, "late"}))
+      << Hint(kAbsoluteDeadline);
+  sender.Join();
+}
+
+// Tests that a negative timeout is refused.
+TEST(Stage8PosixMessages, NegativeTimeoutIsRejected) {
+  const std::string name = kata::UniqueName("negative");
+  PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  EXPECT_THROW((void)queue.ReceiveFor(-1ms), std::invalid_argument);
+}
+
+// Tests the two processes end to end: the parent sends by priority, a child
+// opens the name and receives in priority order.
+TEST(Stage8PosixMessages, AnotherProcessReceivesByName) {
+  kata::OnDeadlock("the child waits for messages the parent sent");
+  const std::string name = kata::UniqueName("pair");
+  PosixQueue queue = PosixQueue::Create(name, {4, 64});
+  queue.Send("routine", 1);
+  queue.Send("urgent", 20);
+  kata::CallCounter calls;
+  kata::RunInChild([&] {
+    PosixQueue mine = PosixQueue::Open(name);
+    EXPECT_EQ(mine.Receive(), (PosixMessage{20, "urgent"}));
+    EXPECT_EQ(mine.Receive(), (PosixMessage{1, "routine"}));
+  });
+  kata::ExpectUsed(calls, {"mq_receive", "mq_timedreceive"}, 2,
+                   "a POSIX message queue (mq_receive)");
+}
+
+// Tests that the POSIX half goes through POSIX queues.
+TEST(Stage8PosixMessages, UsesAPosixQueue) {
+  kata::CallCounter calls;
+  PosixQueue queue = PosixQueue::Create(kata::UniqueName("proof"), {2, 16});
+  queue.Send("x", 1);
+  (void)queue.Receive();
+  kata::ExpectUsed(calls, {"mq_open"}, 1, "a POSIX message queue (mq_open)");
+  kata::ExpectUsed(calls, {"mq_send", "mq_timedsend"}, 1,
+                   "a POSIX message queue (mq_send)");
+  kata::ExpectUsed(calls, {"mq_receive", "mq_timedreceive"}, 1,
+                   "a POSIX message queue (mq_receive)");
+}
+
+}  // namespace
