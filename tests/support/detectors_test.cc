@@ -116,6 +116,22 @@ TEST(Detectors, ReportsAPosixQueueLeftBehind) {
   ExpectReport("LeavesAPosixQueue", "was left behind: mq_unlink()");
 }
 
+// Tests that the /dev/shm check claims only this run's objects: another
+// target's runner may have the same pid (Bazel gives each test its own PID
+// namespace) but not the same run token, and its objects stay untouched.
+TEST(Detectors, LeavesAnotherRunsObjectsAlone) {
+  Outcome outcome = RunVictim("SeesAnotherRunsObjectWithTheSamePid");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output, Not(HasSubstr("LEAK")));
+  const std::size_t at = outcome.output.find("created /dev/shm/");
+  ASSERT_NE(at, std::string::npos) << outcome.output;
+  const std::string path =
+      outcome.output.substr(at + 8, outcome.output.find('\n', at) - at - 8);
+  EXPECT_EQ(access(path.c_str(), F_OK), 0)
+      << path << " was deleted by another run's leak check";
+  unlink(path.c_str());
+}
+
 // Tests the System V check for a queue with this run's key.
 TEST(Detectors, ReportsASysvQueueLeftBehind) {
   ExpectReport("LeavesASysvQueue", "msgctl(IPC_RMID)");

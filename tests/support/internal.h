@@ -65,6 +65,13 @@ SharedPage& Shared();
 // visible to the leak check.
 void InitRunner();
 
+// "kata-<runner pid>-<token>-": the start of every IPC name this run makes.
+// The random token matters under Bazel: each test runs in its own PID
+// namespace (so every runner may be pid 12) while /dev/shm is shared by all
+// of them, and the pid alone would let one target's leak check claim, and
+// delete, another target's objects.
+const std::string& RunTag();
+
 // True in a process forked by kata::Child (whose GoogleTest results travel
 // back to the parent).
 bool InKataChild();

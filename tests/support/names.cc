@@ -3,6 +3,7 @@
 #include <atomic>
 #include <string>
 
+#include "tests/support/internal.h"
 #include "tests/support/kata.h"
 
 namespace kata {
@@ -11,8 +12,8 @@ namespace {
 std::atomic<int> g_counter{0};
 
 std::string Stem(std::string_view what) {
-  return "kata-" + std::to_string(RunnerPid()) + "-" +
-         std::to_string(++g_counter) + "-" + std::string(what);
+  return internal::RunTag() + std::to_string(++g_counter) + "-" +
+         std::string(what);
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <random>
 #include <string>
 #include <system_error>
 
@@ -18,6 +20,7 @@ namespace kata::internal {
 namespace {
 
 pid_t g_runner_pid = 0;
+std::string g_run_tag;
 bool g_in_kata_child = false;
 SharedPage* g_page = nullptr;
 
@@ -41,11 +44,17 @@ SharedPage& Shared() {
 
 void InitRunner() {
   g_runner_pid = getpid();
+  char token[16];
+  std::snprintf(token, sizeof(token), "%06x",
+                static_cast<unsigned>(std::random_device{}() & 0xffffff));
+  g_run_tag = "kata-" + std::to_string(g_runner_pid) + "-" + token + "-";
   Shared();
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
+
+const std::string& RunTag() { return g_run_tag; }
 
 bool InKataChild() { return g_in_kata_child; }
 void MarkKataChild() { g_in_kata_child = true; }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -72,6 +73,17 @@ TEST(Victim, LeavesAPosixQueue) {
                         0600, nullptr);
   ASSERT_NE(queue, static_cast<mqd_t>(-1));
   mq_close(queue);
+}
+
+// Plays another test target whose runner has the same pid (another PID
+// namespace) and a /dev/shm object of its own: not this run's leak.
+TEST(Victim, SeesAnotherRunsObjectWithTheSamePid) {
+  const std::string path =
+      "/dev/shm/kata-" + std::to_string(getpid()) + "-other-1-not-mine";
+  int fd = open(path.c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::printf("created %s\n", path.c_str());
 }
 
 TEST(Victim, LeavesASysvQueue) {
