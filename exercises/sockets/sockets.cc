@@ -66,7 +66,7 @@ void Connection::ShutdownWrite() {
 Connection Connect(const Endpoint& endpoint) {
   // TODO: ToSocketAddress, socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0),
   // connect. If connect fails with EINTR, poll for POLLOUT and read the
-  // outcome with getsockopt(SO_ERROR).
+  // outcome with getsockopt(SO_ERROR). TCP: setsockopt TCP_NODELAY.
   (void)endpoint;
   throw NotImplemented("Connect", 2);
 }
@@ -85,7 +85,8 @@ Listener::~Listener() {
 }
 
 Connection Listener::Accept() {
-  // TODO: accept4 with SOCK_CLOEXEC; retry EINTR and ECONNABORTED.
+  // TODO: accept4 with SOCK_CLOEXEC; retry EINTR and ECONNABORTED. TCP:
+  // setsockopt TCP_NODELAY on the new socket.
   throw NotImplemented("Listener::Accept", 2);
 }
 

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -101,6 +102,14 @@ bool IsStaleSocketFile(const std::string& path, const SocketAddress& address) {
   int result = RetryOnEintr(
       [&] { return connect(probe.get(), address.get(), address.length); });
   return result < 0 && errno == ECONNREFUSED;
+}
+
+// Turns off Nagle's algorithm on a TCP socket (see Connect in the header).
+void SendSmallFramesAtOnce(int fd, const std::string& what) {
+  const int on = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0) {
+    ThrowErrno("setsockopt(TCP_NODELAY)" + what);
+  }
 }
 
 // Errors accept(2) may report for one failed connection rather than for the
@@ -240,6 +249,8 @@ Connection Connect(const Endpoint& endpoint) {
     }
     if (error != 0) ThrowErrno("connect" + what, error);
   }
+  if (endpoint.kind == Endpoint::Kind::kTcp)
+    SendSmallFramesAtOnce(fd.get(), what);
   return Connection(std::move(fd));
 }
 
@@ -283,8 +294,13 @@ Listener::~Listener() { Close(); }
 
 Connection Listener::Accept() {
   for (;;) {
-    int fd = accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) return Connection(Fd(fd));
+    Fd fd(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (fd) {
+      if (endpoint_.kind == Endpoint::Kind::kTcp) {
+        SendSmallFramesAtOnce(fd.get(), "(" + endpoint_.ToString() + ")");
+      }
+      return Connection(std::move(fd));
+    }
     if (!IsTransientAcceptError(errno)) {
       ThrowErrno("accept(" + endpoint_.ToString() + ")");
     }

@@ -303,7 +303,11 @@ class Connection {
 // Connect()
 //
 // Connects a new stream socket (close-on-exec) to `endpoint` and returns the
-// connection. A signal that interrupts connect() does not abandon it: the
+// connection. A TCP connection gets TCP_NODELAY: without it, Nagle's
+// algorithm holds back a small send while an earlier one is unacknowledged,
+// and the peer delays its ACK (up to 40 ms) when it has nothing to send, so
+// frames answered back to back would stall. A signal that interrupts
+// connect() does not abandon it: the
 // connection attempt goes on in the kernel, so wait for it to finish (poll
 // for POLLOUT, then getsockopt(SO_ERROR)) rather than call connect() again.
 //
@@ -367,8 +371,9 @@ class Listener {
   // Accept()
   //
   // Waits for the next client and returns its connection: a new socket
-  // (close-on-exec) for that one client, while the listener goes on
-  // listening. Retries EINTR and the errors Linux reports for a connection
+  // (close-on-exec; TCP_NODELAY for TCP, see Connect) for that one client,
+  // while the listener goes on listening. Retries EINTR and the errors Linux
+  // reports for a connection
   // that failed before it was accepted (ECONNABORTED and the network errors
   // listed in accept(2)). Throws std::system_error naming "accept".
   Connection Accept();

@@ -8,7 +8,8 @@ kata (a 4-byte big-endian length, then that many bytes).
 
 It sends FRAMES frames (20 unless given) one at a time, checks that each
 comes back unchanged, half-closes (shutdown SHUT_WR) and expects end of
-stream. Prints "ok: ..." and exits 0, or says what went wrong and exits 1.
+stream. Prints "ok: ..." and exits 0, or says what went wrong and exits 1 (a
+receive that waits more than 5 seconds is an error too).
 The kata's Stage 7 tests run it against the reference server.
 """
 
@@ -65,6 +66,9 @@ def main():
     endpoint = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     with connect(endpoint) as sock:
+        # A server that never answers (or never closes) is an error, not a
+        # hang: give up on any single receive after 5 seconds.
+        sock.settimeout(5)
         for i in range(count):
             payload = ("frame %d from Python " % i).encode() + bytes(range(256)) * (i % 4)
             send_frame(sock, payload)
@@ -83,4 +87,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, EOFError) as error:
+        print("failed: %s" % error)
+        sys.exit(1)
