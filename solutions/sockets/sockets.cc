@@ -125,6 +125,7 @@ bool IsTransientAcceptError(int error) {
     case EHOSTUNREACH:
     case EOPNOTSUPP:
     case ENETUNREACH:
+    case ENETDOWN:
       return true;
     default:
       return false;

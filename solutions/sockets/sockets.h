@@ -277,7 +277,7 @@ class Connection {
   // Sends one frame: the payload's size as a 4-byte big-endian unsigned
   // integer, then the payload, all of it (SendAll). Header and payload go out
   // in one send where possible: a small send followed by another meets TCP's
-  // Nagle algorithm and the peer's delayed ACK, which adds up to 40 ms.
+  // Nagle algorithm and the peer's delayed ACK: a stall of 40 ms or more.
   //
   // Throws std::length_error if the payload is larger than kMaxFrameSize
   // (nothing is sent), and what SendAll throws.
@@ -305,7 +305,7 @@ class Connection {
 // Connects a new stream socket (close-on-exec) to `endpoint` and returns the
 // connection. A TCP connection gets TCP_NODELAY: without it, Nagle's
 // algorithm holds back a small send while an earlier one is unacknowledged,
-// and the peer delays its ACK (up to 40 ms) when it has nothing to send, so
+// and the peer delays its ACK (40 ms or more) when it has nothing to send, so
 // frames answered back to back would stall. A signal that interrupts
 // connect() does not abandon it: the
 // connection attempt goes on in the kernel, so wait for it to finish (poll
