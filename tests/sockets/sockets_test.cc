@@ -589,6 +589,7 @@ std::string Upper(std::string_view request) {
 
 struct Tcp {
   static Endpoint Fresh() { return Endpoint::Tcp("127.0.0.1", 0); }
+  static Endpoint Malformed() { return Endpoint::Tcp("localhost", 80); }
   // What connect() reports where nobody listens.
   static constexpr int kNobodyThere = ECONNREFUSED;
   static constexpr const char* kRestartHint = kReuseAddr;
@@ -598,6 +599,9 @@ struct UnixPath {
   static Endpoint Fresh() {
     return Endpoint::UnixPath(kata::UniqueSocketPath("sock"));
   }
+  static Endpoint Malformed() {
+    return Endpoint::UnixPath("/tmp/" + std::string(150, 'x'));
+  }
   static constexpr int kNobodyThere = ENOENT;  // no socket file at all
   static constexpr const char* kRestartHint = kStaleFile;
 };
@@ -606,6 +610,7 @@ struct UnixAbstract {
   static Endpoint Fresh() {
     return Endpoint::UnixAbstract(kata::UniqueName("sock").substr(1));
   }
+  static Endpoint Malformed() { return Endpoint::UnixAbstract(""); }
   static constexpr int kNobodyThere = ECONNREFUSED;
   static constexpr const char* kRestartHint =
       "an abstract name is freed when its last socket closes";
@@ -656,9 +661,10 @@ RawPair MakeRawPair(const Endpoint& where, bool small_buffers = false) {
 }
 
 // Serve() in a kata::Child: the child listens (Listener::Listen), reports
-// the port through a pipe, serves until the test writes a stop byte, and
-// closes the listener when Serve returns. The test itself holds no copy of
-// the listening socket, so a server that died is refused at once.
+// the port through a pipe, serves until the test sends a stop byte on a
+// socketpair, and closes the listener when Serve returns. The test itself
+// holds no copy of the listening socket, so a server that died is refused
+// at once.
 class ServerInChild {
  public:
   ServerInChild(const Endpoint& where, ks::Handler handler,
@@ -1005,6 +1011,19 @@ TYPED_TEST(Stage2EchoRoundTrip, ConnectWhereNobodyListensIsAnError) {
   ExpectSystemError([&] { ks::Connect(nobody); }, {TypeParam::kNobodyThere},
                     "connect",
                     Hint("throw std::system_error when connect() fails"));
+}
+
+// Tests that an endpoint that names no valid address is refused with
+// std::invalid_argument by both Listen and Connect, and creates nothing.
+TYPED_TEST(Stage2EchoRoundTrip, MalformedEndpointIsRefused) {
+  const Endpoint malformed = TypeParam::Malformed();
+  kata::CallCounter calls;
+  EXPECT_THROW(Listener::Listen(malformed), std::invalid_argument)
+      << malformed << Hint("check the address (ToSocketAddress) first");
+  EXPECT_THROW(ks::Connect(malformed), std::invalid_argument)
+      << malformed << Hint("check the address (ToSocketAddress) first");
+  EXPECT_EQ(calls.Count({"socket"}), 0)
+      << "no socket should be created for a malformed endpoint";
 }
 
 // Tests the options the header promises: every socket close-on-exec, a
@@ -1671,6 +1690,17 @@ TYPED_TEST(Stage5ServerProcess, BindErrorReachesTheCaller) {
                          "throw it in the parent"));
   EXPECT_EQ(kata::ChildProcesses(), std::vector<pid_t>{})
       << Hint("reap the failed server process before throwing");
+}
+
+// Tests that a malformed endpoint is refused in the caller, before anything
+// is forked.
+TYPED_TEST(Stage5ServerProcess, MalformedEndpointIsRefusedBeforeForking) {
+  kata::CallCounter calls;
+  EXPECT_THROW(ServerProcess::Start(TypeParam::Malformed(), Echo),
+               std::invalid_argument)
+      << TypeParam::Malformed();
+  EXPECT_EQ(calls.Count({"fork"}), 0)
+      << Hint("validate the endpoint (ToSocketAddress) before fork()");
 }
 
 // Tests that clients that misbehave (gone at once, a hostile length, a cut
