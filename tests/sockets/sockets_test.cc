@@ -1,0 +1,1903 @@
+// Tests of the sockets kata, stage by stage. The same file is built against
+// the learner's stub (//exercises/sockets:sockets_test) and against the
+// reference solution (//solutions/sockets:sockets_test).
+//
+// From Stage 2 on, every test is a typed test that runs once per transport:
+// TCP over loopback, a Unix socket file, and a Unix abstract name. Their full
+// names read "Stage2EchoRoundTrip/Tcp.ListenerAcceptsARawClient", and
+// --test_filter='Stage2*' still runs one stage.
+//
+// The other side of every exchange is the test's own code with raw system
+// calls (RawListener, RawConnect, RawSendAll, RawReceiveFrame, ...), or a
+// program nobody here wrote (socat, Python): never the code under test.
+
+#include "sockets/sockets.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/sockets/frame_client_py.h"
+#include "tests/support/kata.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using kata::Hint;
+using kata::sockets::Connection;
+using kata::sockets::Endpoint;
+using kata::sockets::Listener;
+using kata::sockets::ServerProcess;
+namespace ks = kata::sockets;
+
+#define README "exercises/sockets/README.md"
+
+// ------------------------------------------------------------------ hints
+// One per classic mistake; tools/gate looks for them in the output of the
+// mutants (tests/sockets/mutants/*.patch).
+
+constexpr char kHtons[] =
+    "sin_port holds the port in network byte order: htons(port) going in, "
+    "ntohs() coming back";
+constexpr char kSunPath[] =
+    "sun_path holds 108 bytes including the terminating NUL: refuse a longer "
+    "path with std::invalid_argument, never cut it short";
+constexpr char kAbstractLength[] =
+    "an abstract name is exactly as long as addrlen says: "
+    "offsetof(sockaddr_un, sun_path) + 1 + the name's size, not "
+    "sizeof(sockaddr_un)";
+constexpr char kShortSend[] =
+    "send() may send fewer bytes than asked: loop until every byte is out";
+constexpr char kEintr[] = "EINTR: a signal interrupted the call; retry it";
+constexpr char kNoSignal[] =
+    "pass MSG_NOSIGNAL to every send(): a peer that has gone must be an EPIPE "
+    "error, not death by SIGPIPE";
+constexpr char kBoundaries[] =
+    "a stream keeps no message boundaries: receive exactly 4 header bytes, "
+    "then exactly that many payload bytes, each in a loop";
+constexpr char kFrameLimit[] =
+    "check the announced length against the maximum frame size before "
+    "allocating or reading the payload";
+constexpr char kOneAtATime[] =
+    "the server serves one client at a time: fork a child per client so a "
+    "second client is answered while the first is still connected";
+constexpr char kParentKeepsConnection[] =
+    "the accept loop keeps its copy of each client's socket: close it in the "
+    "parent right after fork, or the client never reads end of stream";
+constexpr char kNoReaping[] =
+    "finished children stay zombies until the server reaps them: "
+    "waitpid(pid, &status, WNOHANG) in the accept loop";
+constexpr char kChildKeepsListener[] =
+    "the child serving a client still holds the listening socket: close it "
+    "in the child right after fork";
+constexpr char kStaleFile[] =
+    "a stale socket file blocks bind() with EADDRINUSE: if connect() to it is "
+    "refused, nobody listens there, so unlink it and bind again";
+constexpr char kReuseAddr[] =
+    "set SO_REUSEADDR before bind(): the previous run's connections in "
+    "TIME_WAIT otherwise block the port for 60 s";
+constexpr char kLiveSocket[] =
+    "never unlink a live server's socket file: connect() first, and unlink "
+    "only when the connection is refused";
+constexpr char kOwnerUnlinks[] =
+    "the process that bound a socket path unlinks it when it closes the "
+    "listener; a forked child closing its copy must not";
+constexpr char kStopChannel[] =
+    "Serve must poll the stop descriptor together with the listener and "
+    "return when it becomes readable";
+constexpr char kReadyBeforeReturn[] =
+    "Start must not return before the server process listens: wait for its "
+    "\"ready\" report on a pipe, never sleep";
+
+// ---------------------------------------------------------------- stages
+
+// Typed suites are named "<Suite>/<Transport>": register each of them.
+bool RegisterTypedStage(const char* suite, const char* title,
+                        const char* where) {
+  for (const char* transport : {"Tcp", "UnixPath", "UnixAbstract"}) {
+    kata::RegisterStage(std::string(suite) + "/" + transport, title, where);
+  }
+  return true;
+}
+
+#define KATA_TYPED_STAGE(suite, title, where)             \
+  static const bool kata_typed_stage_registered_##suite = \
+      RegisterTypedStage(#suite, title, where)
+
+KATA_STAGE(Stage1Addresses, "Stage 1, addresses", README "#stage-1-addresses");
+KATA_TYPED_STAGE(Stage2EchoRoundTrip, "Stage 2, one echo round trip",
+                 README "#stage-2-one-echo-round-trip");
+KATA_TYPED_STAGE(Stage3ManyFrames, "Stage 3, many frames on one connection",
+                 README "#stage-3-many-frames-on-one-connection");
+KATA_TYPED_STAGE(Stage4SeveralClients, "Stage 4, several clients at once",
+                 README "#stage-4-several-clients-at-once");
+KATA_TYPED_STAGE(Stage5ServerProcess, "Stage 5, the server in its own process",
+                 README "#stage-5-the-server-in-its-own-process");
+KATA_TYPED_STAGE(Stage6Restart, "Stage 6, restarting a server",
+                 README "#stage-6-restarting-a-server");
+KATA_TYPED_STAGE(Stage7RealClients, "Stage 7, clients nobody here wrote",
+                 README "#stage-7-clients-nobody-here-wrote");
+
+// ------------------------------------------------------------ raw helpers
+// The test's own socket code, independent of the code under test.
+
+// How much slower this run is (KATA_TIME_SCALE, e.g. 3 under sanitizers):
+// bounded waits for a correct program stretch with it.
+std::chrono::milliseconds Scaled(std::chrono::milliseconds time) {
+  const char* scale = std::getenv("KATA_TIME_SCALE");
+  double factor = scale != nullptr ? std::atof(scale) : 1.0;
+  if (factor <= 0) factor = 1.0;
+  return std::chrono::milliseconds(
+      static_cast<long>(static_cast<double>(time.count()) * factor));
+}
+
+// One descriptor, closed when the object goes away.
+class RawFd {
+ public:
+  explicit RawFd(int fd = -1) : fd_(fd) {}
+  RawFd(RawFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  RawFd& operator=(RawFd&& other) noexcept {
+    if (this != &other) {
+      Close();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~RawFd() { Close(); }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void Close() {
+    if (fd_ >= 0) close(std::exchange(fd_, -1));
+  }
+
+ private:
+  int fd_;
+};
+
+struct RawPipe {
+  int read_fd = -1, write_fd = -1;
+  RawPipe() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      throw std::system_error(errno, std::generic_category(), "pipe2");
+    }
+    read_fd = fds[0];
+    write_fd = fds[1];
+  }
+  RawPipe(const RawPipe&) = delete;
+  RawPipe& operator=(const RawPipe&) = delete;
+  ~RawPipe() {
+    CloseRead();
+    CloseWrite();
+  }
+  void CloseRead() {
+    if (read_fd >= 0) close(std::exchange(read_fd, -1));
+  }
+  void CloseWrite() {
+    if (write_fd >= 0) close(std::exchange(write_fd, -1));
+  }
+};
+
+// The socket address of `endpoint`, built by the test itself.
+struct RawAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
+  int family() const { return storage.ss_family; }
+};
+
+RawAddress RawAddressOf(const Endpoint& endpoint) {
+  RawAddress result;
+  if (endpoint.kind == Endpoint::Kind::kTcp) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&result.storage);
+    in->sin_family = AF_INET;
+    inet_pton(AF_INET, endpoint.address.c_str(), &in->sin_addr);
+    in->sin_port = htons(endpoint.port);
+    result.length = sizeof(sockaddr_in);
+    return result;
+  }
+  auto* un = reinterpret_cast<sockaddr_un*>(&result.storage);
+  un->sun_family = AF_UNIX;
+  const bool abstract = endpoint.kind == Endpoint::Kind::kUnixAbstract;
+  std::memcpy(un->sun_path + (abstract ? 1 : 0), endpoint.address.data(),
+              endpoint.address.size());
+  result.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 +
+                                         endpoint.address.size());
+  return result;
+}
+
+// Sets small kernel buffers, so that a few hundred KiB fill them and a
+// sender really blocks (or sends short).
+void ShrinkBuffers(int fd) {
+  const int size = 16 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+// A listening socket made with raw calls; TCP with SO_REUSEADDR, like a
+// correct server. Removes its socket file when closed, unless Crash()ed.
+class RawListener {
+ public:
+  explicit RawListener(Endpoint endpoint, bool listen_now = true,
+                       bool small_buffers = false)
+      : endpoint_(std::move(endpoint)) {
+    RawAddress address = RawAddressOf(endpoint_);
+    fd_ = RawFd(socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (small_buffers) ShrinkBuffers(fd_.get());
+    const int on = 1;
+    if (endpoint_.kind == Endpoint::Kind::kTcp) {
+      setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    }
+    if (bind(fd_.get(), address.get(), address.length) != 0) {
+      error_ = errno;
+      return;
+    }
+    bound_ = true;
+    if (listen_now && listen(fd_.get(), 64) != 0) error_ = errno;
+    if (endpoint_.kind == Endpoint::Kind::kTcp) {
+      sockaddr_in bound{};
+      socklen_t length = sizeof(bound);
+      getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+      endpoint_.port = ntohs(bound.sin_port);
+    }
+  }
+  RawListener(const RawListener&) = delete;
+  RawListener& operator=(const RawListener&) = delete;
+  ~RawListener() { Close(); }
+
+  const Endpoint& endpoint() const { return endpoint_; }
+  int fd() const { return fd_.get(); }
+  bool ok() const { return bound_ && error_ == 0; }
+  std::string Error() const {
+    return "raw listener on " + endpoint_.ToString() + ": " +
+           std::strerror(error_);
+  }
+  RawFd Accept() {
+    return RawFd(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  }
+  void Close() {
+    fd_.Close();
+    if (bound_ && endpoint_.kind == Endpoint::Kind::kUnixPath) {
+      unlink(endpoint_.address.c_str());
+    }
+    bound_ = false;
+  }
+  // Like a server that dies: the descriptor stays open until the process
+  // ends (then the kernel closes it) and nobody unlinks the socket file.
+  void Crash() {
+    fd_.release();
+    bound_ = false;
+  }
+
+ private:
+  Endpoint endpoint_;
+  RawFd fd_;
+  bool bound_ = false;
+  int error_ = 0;
+};
+
+// Connects a raw stream socket to `endpoint`; on failure the RawFd holds -1
+// and errno says why.
+RawFd RawConnect(const Endpoint& endpoint, bool small_buffers = false) {
+  RawAddress address = RawAddressOf(endpoint);
+  RawFd fd(socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (small_buffers) ShrinkBuffers(fd.get());
+  int result;
+  do {
+    result = connect(fd.get(), address.get(), address.length);
+  } while (result != 0 && errno == EINTR);
+  if (result != 0) {
+    int error = errno;
+    fd.Close();
+    errno = error;
+  }
+  return fd;
+}
+
+// For pipes (send() works on sockets only).
+bool RawWriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool RawSendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Whether `fd` has something to read (data or end of stream) within `limit`.
+bool WaitReadable(int fd, std::chrono::milliseconds limit) {
+  pollfd entry{fd, POLLIN, 0};
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) left = 0ms;
+    int n = poll(&entry, 1, static_cast<int>(left.count()));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+std::string RawReceiveAll(int fd) {
+  std::string data;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return data;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+// Receives exactly `size` bytes unless the stream ends first.
+std::string RawReceiveExactly(int fd, std::size_t size) {
+  std::string data(size, '\0');
+  std::size_t got = 0;
+  while (got < size) {
+    ssize_t n = recv(fd, data.data() + got, size - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  data.resize(got);
+  return data;
+}
+
+// The wire format, written out by hand: 4 bytes of length, big-endian...
+std::string Header(std::uint32_t size) {
+  return {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+          static_cast<char>(size >> 8), static_cast<char>(size)};
+}
+
+// ...then the payload.
+std::string Frame(std::string_view payload) {
+  return Header(static_cast<std::uint32_t>(payload.size())) +
+         std::string(payload);
+}
+
+// The next frame's payload, or std::nullopt at end of stream (or a cut frame).
+std::optional<std::string> RawReceiveFrame(int fd) {
+  std::string header = RawReceiveExactly(fd, 4);
+  if (header.size() < 4) return std::nullopt;
+  const auto byte = [&](int i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(header[i]));
+  };
+  const std::uint32_t size =
+      byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+  std::string payload = RawReceiveExactly(fd, size);
+  if (payload.size() < size) return std::nullopt;
+  return payload;
+}
+
+// Like RawReceiveFrame, but gives up after `limit` without data: "(nothing
+// within N ms)". For waits that only a broken server would make long.
+std::string RawReceiveFrameWithin(int fd, std::chrono::milliseconds limit) {
+  if (!WaitReadable(fd, limit)) {
+    return "(nothing within " + std::to_string(limit.count()) + " ms)";
+  }
+  std::optional<std::string> frame = RawReceiveFrame(fd);
+  return frame ? *frame : "(end of stream)";
+}
+
+// connection.ReceiveFrame(max_size), with an exception turned into a failure
+// that carries `hint` (an unfinished function's exception goes on up).
+std::optional<std::string> ReceiveFrameOrFail(
+    Connection& connection, const std::string& hint,
+    std::size_t max_size = ks::kMaxFrameSize) {
+  try {
+    return connection.ReceiveFrame(max_size);
+  } catch (const std::exception& e) {
+    if (std::string_view(e.what()).starts_with("not implemented yet")) throw;
+    ADD_FAILURE() << "ReceiveFrame threw " << e.what() << hint;
+    return "(ReceiveFrame threw)";
+  }
+}
+
+// Bytes that differ at every position mod 251, so a lost or repeated chunk
+// shows up as a mismatch.
+std::string Pattern(std::size_t size, int seed = 0) {
+  std::string data(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    data[i] = static_cast<char>('!' + (i + static_cast<std::size_t>(seed)) %
+                                          251 % 90);
+  }
+  return data;
+}
+
+// "" if equal, otherwise where two large strings first differ.
+std::string Difference(const std::string& expected, const std::string& actual) {
+  if (expected == actual) return "";
+  std::size_t at = 0;
+  while (at < expected.size() && at < actual.size() &&
+         expected[at] == actual[at]) {
+    ++at;
+  }
+  return "expected " + std::to_string(expected.size()) + " bytes, got " +
+         std::to_string(actual.size()) + "; first difference at byte " +
+         std::to_string(at);
+}
+
+// Installs a handler for `signal` WITHOUT SA_RESTART for the object's
+// lifetime, so a blocked call fails with EINTR when the signal comes.
+class InterruptingSignal {
+ public:
+  explicit InterruptingSignal(int signal) : signal_(signal) {
+    struct sigaction action {};
+    action.sa_handler = [](int) {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    sigaction(signal_, &action, &old_);
+  }
+  ~InterruptingSignal() { sigaction(signal_, &old_, nullptr); }
+
+ private:
+  int signal_;
+  struct sigaction old_ {};
+};
+
+// Sends `signal` to the test runner once its main thread is blocked in a
+// system call, then gives the interrupted call time to return.
+void InterruptRunnerWhenBlocked(int signal) {
+  if (!kata::WaitUntilBlocked(kata::RunnerPid())) {
+    ADD_FAILURE() << "the test runner never blocked";
+    return;
+  }
+  kill(kata::RunnerPid(), signal);
+  std::this_thread::sleep_for(50ms);
+}
+
+// Runs `call`, expecting std::system_error with one of `errors`, whose what()
+// names `call_name`.
+template <typename Call>
+void ExpectSystemError(Call call, std::vector<int> errors,
+                       std::string_view call_name, const std::string& hint) {
+  try {
+    call();
+    ADD_FAILURE() << "expected std::system_error ("
+                  << std::strerror(errors.front())
+                  << "), but nothing was thrown" << hint;
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::find(errors.begin(), errors.end(), e.code().value()),
+              errors.end())
+        << "std::system_error carries the wrong error: " << e.what() << hint;
+    EXPECT_NE(std::string(e.what()).find(call_name), std::string::npos)
+        << "the message should name the failed call " << call_name
+        << ", it says: " << e.what()
+        << Hint(
+               "std::system_error(errno, std::generic_category(), "
+               "\"<call>(<endpoint>)\")");
+  }
+}
+
+bool SocketFileExists(const std::string& path) {
+  struct stat info {};
+  return lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode);
+}
+
+// Checks `condition` every few milliseconds until it holds or `limit` has
+// passed. For states that, once reached, stay.
+template <typename Condition>
+bool WaitUntil(Condition condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// The children of `pid` (all its threads), from /proc.
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return children;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream in(tasks + "/" + entry->d_name + "/children");
+    pid_t child;
+    while (in >> child) children.push_back(child);
+  }
+  closedir(dir);
+  return children;
+}
+
+// How many sockets process `pid` has open (links "socket:[...]").
+int SocketsOpenIn(pid_t pid) {
+  const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = opendir(fds.c_str());
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    char target[128];
+    ssize_t n = readlink((fds + "/" + entry->d_name).c_str(), target,
+                         sizeof(target) - 1);
+    if (n > 0 && std::string_view(target, n).rfind("socket:", 0) == 0) {
+      ++count;
+    }
+  }
+  closedir(dir);
+  return count;
+}
+
+// How many listening sockets the calling process holds (SO_ACCEPTCONN).
+int ListeningSocketsHere() {
+  int count = 0;
+  for (int fd : kata::OpenDescriptors()) {
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 &&
+        listening) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+std::string Echo(std::string_view request) { return std::string(request); }
+
+std::string Upper(std::string_view request) {
+  std::string reply(request);
+  std::transform(reply.begin(), reply.end(), reply.begin(), ::toupper);
+  return reply;
+}
+
+// ------------------------------------------------------------- transports
+
+struct Tcp {
+  static Endpoint Fresh() { return Endpoint::Tcp("127.0.0.1", 0); }
+  static Endpoint Malformed() { return Endpoint::Tcp("localhost", 80); }
+  // What connect() reports where nobody listens.
+  static constexpr int kNobodyThere = ECONNREFUSED;
+  static constexpr const char* kRestartHint = kReuseAddr;
+};
+
+struct UnixPath {
+  static Endpoint Fresh() {
+    return Endpoint::UnixPath(kata::UniqueSocketPath("sock"));
+  }
+  static Endpoint Malformed() {
+    return Endpoint::UnixPath("/tmp/" + std::string(150, 'x'));
+  }
+  static constexpr int kNobodyThere = ENOENT;  // no socket file at all
+  static constexpr const char* kRestartHint = kStaleFile;
+};
+
+struct UnixAbstract {
+  static Endpoint Fresh() {
+    return Endpoint::UnixAbstract(kata::UniqueName("sock").substr(1));
+  }
+  static Endpoint Malformed() { return Endpoint::UnixAbstract(""); }
+  static constexpr int kNobodyThere = ECONNREFUSED;
+  static constexpr const char* kRestartHint =
+      "an abstract name is freed when its last socket closes";
+};
+
+class TransportNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    if (std::is_same_v<T, Tcp>) return "Tcp";
+    if (std::is_same_v<T, UnixPath>) return "UnixPath";
+    return "UnixAbstract";
+  }
+};
+
+using Transports = ::testing::Types<Tcp, UnixPath, UnixAbstract>;
+
+// An endpoint where nobody listens, that stays free for the test: for TCP a
+// port bound (not listening) by `holder`.
+template <typename T>
+Endpoint NobodyListensAt(std::optional<RawListener>& holder) {
+  Endpoint endpoint = T::Fresh();
+  if (endpoint.kind != Endpoint::Kind::kTcp) return endpoint;
+  holder.emplace(endpoint, /*listen_now=*/false);
+  return holder->endpoint();
+}
+
+// A connected pair made with raw calls: `client` from connect(), `server`
+// from accept().
+struct RawPair {
+  RawFd client, server;
+};
+
+RawPair MakeRawPair(const Endpoint& where, bool small_buffers = false) {
+  RawListener listener(where, true, small_buffers);
+  RawPair pair;
+  if (!listener.ok()) {
+    ADD_FAILURE() << listener.Error();
+    return pair;
+  }
+  pair.client = RawConnect(listener.endpoint(), small_buffers);
+  if (pair.client.get() < 0) {
+    ADD_FAILURE() << "raw connect: " << std::strerror(errno);
+    return pair;
+  }
+  pair.server = listener.Accept();
+  return pair;
+}
+
+// Serve() in a kata::Child: the child listens (Listener::Listen), reports
+// the port through a pipe, serves until the test sends a stop byte on a
+// socketpair, and closes the listener when Serve returns. The test itself
+// holds no copy of the listening socket, so a server that died is refused
+// at once.
+class ServerInChild {
+ public:
+  ServerInChild(const Endpoint& where, ks::Handler handler,
+                std::function<void()> before_serving = {})
+      : stop_(MakeStopChannel()),
+        endpoint_(where),
+        child_([&, handler, before_serving] {
+          ready_.CloseRead();
+          stop_.first.Close();
+          Listener listener = Listener::Listen(where);
+          const std::uint16_t port = listener.endpoint().port;
+          RawWriteAll(ready_.write_fd,
+                      std::string_view(reinterpret_cast<const char*>(&port),
+                                       sizeof(port)));
+          ready_.CloseWrite();
+          if (before_serving) before_serving();
+          ks::Serve(listener, handler, stop_.second.get());
+        }) {
+    ready_.CloseWrite();
+    stop_.second.Close();
+    std::uint16_t port = 0;
+    ssize_t n;
+    do {
+      n = read(ready_.read_fd, &port, sizeof(port));
+    } while (n < 0 && errno == EINTR);
+    listening_ = n == sizeof(port);
+    endpoint_.port = port;
+  }
+  ~ServerInChild() { Stop(); }
+
+  // False if the child failed before it listened (its failure is reported
+  // when the test stops it).
+  bool listening() const { return listening_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  pid_t pid() const { return child_.pid(); }
+
+  // Writes the stop byte and waits for Serve to return in the child.
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    // MSG_NOSIGNAL: the server child may be gone already.
+    ssize_t ignored = send(stop_.first.get(), "x", 1, MSG_NOSIGNAL);
+    (void)ignored;
+    stop_.first.Close();
+    child_.Join();
+  }
+
+ private:
+  static std::pair<RawFd, RawFd> MakeStopChannel() {
+    int ends[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+      ADD_FAILURE() << "socketpair: " << std::strerror(errno);
+    }
+    return {RawFd(ends[0]), RawFd(ends[1])};
+  }
+
+  RawPipe ready_;
+  std::pair<RawFd, RawFd> stop_;  // first: ours; second: the server's
+  Endpoint endpoint_;
+  kata::Child child_;
+  bool listening_ = false;
+  bool stopped_ = false;
+};
+
+constexpr char kServerDidNotListen[] =
+    "the server child failed before it listened (its error is reported when "
+    "the test ends)";
+
+// A client of a running echo server, made with raw calls: sends each frame
+// and checks the echo; with `expect_end_of_stream`, then half-closes and
+// expects end of stream. Returns "" or what went wrong.
+std::string EchoExchange(const Endpoint& where,
+                         const std::vector<std::string>& payloads,
+                         bool expect_end_of_stream = false) {
+  RawFd client = RawConnect(where);
+  if (client.get() < 0) {
+    return std::string("connect(") + where.ToString() +
+           "): " + std::strerror(errno);
+  }
+  for (const std::string& payload : payloads) {
+    if (!RawSendAll(client.get(), Frame(payload))) return "send failed";
+    std::string reply = RawReceiveFrameWithin(client.get(), Scaled(3s));
+    if (reply != payload) {
+      return "expected the echo of a " + std::to_string(payload.size()) +
+             "-byte frame, got " +
+             (reply.size() < 80 ? "\"" + reply + "\""
+                                : std::to_string(reply.size()) + " bytes");
+    }
+  }
+  if (expect_end_of_stream) {
+    shutdown(client.get(), SHUT_WR);
+    if (!WaitReadable(client.get(), Scaled(3s))) {
+      return "no end of stream after the last reply";
+    }
+    char byte;
+    if (recv(client.get(), &byte, 1, 0) != 0) {
+      return "more data after the last reply";
+    }
+  }
+  return "";
+}
+
+#define TRANSPORT_SUITE(suite)             \
+  template <typename T>                    \
+  class suite : public ::testing::Test {}; \
+  TYPED_TEST_SUITE(suite, Transports, TransportNames)
+
+// =========================================================== Stage 1
+
+// Tests that a TCP endpoint becomes an AF_INET address of the right size,
+// holding the IPv4 address in binary.
+TEST(Stage1Addresses, TcpEndpointIsAnInetAddress) {
+  ks::SocketAddress address =
+      ks::ToSocketAddress(Endpoint::Tcp("127.0.0.1", 8080));
+  ASSERT_EQ(address.family(), AF_INET)
+      << Hint("a TCP endpoint is an AF_INET address (sockaddr_in)");
+  EXPECT_EQ(address.length, sizeof(sockaddr_in));
+  const auto* in = reinterpret_cast<const sockaddr_in*>(&address.storage);
+  in_addr loopback{};
+  inet_pton(AF_INET, "127.0.0.1", &loopback);
+  EXPECT_EQ(in->sin_addr.s_addr, loopback.s_addr)
+      << Hint("inet_pton(AF_INET, host, &sin_addr) turns text into binary");
+}
+
+// Tests that the port is stored big-endian, as the kernel reads it.
+TEST(Stage1Addresses, TcpPortIsInNetworkByteOrder) {
+  ks::SocketAddress address =
+      ks::ToSocketAddress(Endpoint::Tcp("127.0.0.1", 0x1234));
+  const auto* in = reinterpret_cast<const sockaddr_in*>(&address.storage);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&in->sin_port);
+  EXPECT_EQ(bytes[0], 0x12)
+      << "port 0x1234 should be stored as 12 34, got " << std::hex
+      << int{bytes[0]} << " " << int{bytes[1]} << Hint(kHtons);
+  EXPECT_EQ(bytes[1], 0x34) << Hint(kHtons);
+}
+
+// Tests that a host name or malformed address is refused, not guessed at.
+TEST(Stage1Addresses, HostMustBeANumericIpv4Address) {
+  for (const char* host : {"localhost", "300.1.2.3", "", "::1"}) {
+    EXPECT_THROW(ks::ToSocketAddress(Endpoint::Tcp(host, 80)),
+                 std::invalid_argument)
+        << "host \"" << host << "\""
+        << Hint(
+               "inet_pton returns 1 only for a valid address: throw "
+               "std::invalid_argument otherwise");
+  }
+}
+
+// Tests that a Unix path goes into sun_path with its NUL, and that the
+// length counts exactly the path and its NUL.
+TEST(Stage1Addresses, UnixPathFillsSunPath) {
+  const std::string path = "/tmp/kata-echo";
+  ks::SocketAddress address = ks::ToSocketAddress(Endpoint::UnixPath(path));
+  ASSERT_EQ(address.family(), AF_UNIX)
+      << Hint("a Unix endpoint is an AF_UNIX address (sockaddr_un)");
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&address.storage);
+  EXPECT_EQ(std::string(un->sun_path), path);
+  EXPECT_EQ(address.length, offsetof(sockaddr_un, sun_path) + path.size() + 1)
+      << Hint("length = offsetof(sockaddr_un, sun_path) + path size + 1");
+}
+
+// Tests the 108-byte limit: 107 characters (plus the NUL) fit, 108 do not,
+// and an over-long path is an error rather than silently cut.
+TEST(Stage1Addresses, PathLongerThanSunPathIsAnError) {
+  const std::string fits = "/tmp/" + std::string(102, 'f');  // 107 chars
+  ks::SocketAddress address = ks::ToSocketAddress(Endpoint::UnixPath(fits));
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&address.storage);
+  EXPECT_EQ(std::string(un->sun_path, strnlen(un->sun_path, 108)), fits)
+      << Hint(kSunPath);
+  for (std::size_t size : {108, 200}) {
+    const std::string too_long = "/tmp/" + std::string(size - 5, 'x');
+    EXPECT_THROW(ks::ToSocketAddress(Endpoint::UnixPath(too_long)),
+                 std::invalid_argument)
+        << "a " << size << "-character path" << Hint(kSunPath);
+  }
+}
+
+// Tests that an empty path or name is refused.
+TEST(Stage1Addresses, EmptyUnixNameIsAnError) {
+  EXPECT_THROW(ks::ToSocketAddress(Endpoint::UnixPath("")),
+               std::invalid_argument)
+      << Hint("an empty path names no socket: throw std::invalid_argument");
+  EXPECT_THROW(ks::ToSocketAddress(Endpoint::UnixAbstract("")),
+               std::invalid_argument)
+      << Hint("an empty name names no socket: throw std::invalid_argument");
+}
+
+// Tests that an abstract name starts with a NUL byte and that the length
+// covers exactly the name: the kernel treats every covered byte as part of
+// the name.
+TEST(Stage1Addresses, AbstractNameIsExactlyAsLongAsItself) {
+  const std::string name = "kata-abstract";
+  ks::SocketAddress address = ks::ToSocketAddress(Endpoint::UnixAbstract(name));
+  ASSERT_EQ(address.family(), AF_UNIX);
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&address.storage);
+  EXPECT_EQ(un->sun_path[0], '\0')
+      << Hint("the abstract namespace: sun_path[0] is a NUL byte");
+  EXPECT_EQ(std::string(un->sun_path + 1, name.size()), name);
+  EXPECT_EQ(address.length, offsetof(sockaddr_un, sun_path) + 1 + name.size())
+      << Hint(kAbstractLength);
+}
+
+// Tests that a client using the exact length (as socat, Python and the test
+// do) reaches a socket bound with the learner's abstract address.
+TEST(Stage1Addresses, KernelAgreesOnTheAbstractName) {
+  const Endpoint endpoint =
+      Endpoint::UnixAbstract(kata::UniqueName("agree").substr(1));
+  ks::SocketAddress address = ks::ToSocketAddress(endpoint);
+  RawFd server(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(bind(server.get(), address.get(), address.length), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(listen(server.get(), 1), 0);
+  RawFd client = RawConnect(endpoint);
+  EXPECT_GE(client.get(), 0)
+      << "connect with the exact-length name: " << std::strerror(errno)
+      << Hint(kAbstractLength);
+}
+
+// Tests reading back what getsockname() reports, for all three kinds.
+TEST(Stage1Addresses, FromSocketAddressReadsWhatTheKernelReports) {
+  for (const Endpoint& endpoint :
+       {Endpoint::Tcp("127.0.0.1", 0),
+        Endpoint::UnixPath(kata::UniqueSocketPath("back")),
+        Endpoint::UnixAbstract(kata::UniqueName("back").substr(1))}) {
+    RawListener raw(endpoint, /*listen_now=*/false);
+    ASSERT_TRUE(raw.ok()) << raw.Error();
+    ks::SocketAddress reported;
+    reported.length = sizeof(reported.storage);
+    ASSERT_EQ(getsockname(raw.fd(), reported.get(), &reported.length), 0);
+    EXPECT_EQ(ks::FromSocketAddress(reported), raw.endpoint())
+        << "getsockname() of a socket bound to " << raw.endpoint()
+        << (endpoint.kind == Endpoint::Kind::kTcp ? Hint(kHtons)
+                                                  : Hint(kAbstractLength));
+  }
+}
+
+// Tests that an address of another family is refused.
+TEST(Stage1Addresses, OtherFamiliesAreRefused) {
+  ks::SocketAddress address;
+  address.storage.ss_family = AF_INET6;
+  address.length = sizeof(sockaddr_in6);
+  EXPECT_THROW(ks::FromSocketAddress(address), std::invalid_argument)
+      << Hint("only AF_INET and AF_UNIX are endpoints here");
+}
+
+// =========================================================== Stage 2
+
+TRANSPORT_SUITE(Stage2EchoRoundTrip);
+
+constexpr char kNoEndOfStream[] =
+    "a receive waits for end of stream that never comes: ReceiveAll stops "
+    "when recv() returns 0, and the peer sends it with shutdown(SHUT_WR) or "
+    "close()";
+
+// Tests the server side against a raw client: listen, accept, receive until
+// the client's half-close, answer, close.
+TYPED_TEST(Stage2EchoRoundTrip, ListenerAcceptsARawClient) {
+  kata::OnDeadlock(kNoEndOfStream);
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  RawFd client = RawConnect(listener.endpoint());
+  ASSERT_GE(client.get(), 0)
+      << "raw connect to " << listener.endpoint() << ": "
+      << std::strerror(errno)
+      << Hint(
+             "Listen must bind and listen(); endpoint() reports the address "
+             "really bound (getsockname)");
+  ASSERT_TRUE(RawSendAll(client.get(), "hello, server"));
+  shutdown(client.get(), SHUT_WR);
+  Connection connection = listener.Accept();
+  EXPECT_EQ(connection.ReceiveAll(), "hello, server");
+  connection.SendAll("hello, client");
+  connection.Close();
+  EXPECT_EQ(RawReceiveAll(client.get()), "hello, client");
+}
+
+// Tests the client side against a raw server: connect, send, half-close,
+// and still receive the answer after the half-close.
+TYPED_TEST(Stage2EchoRoundTrip, ConnectReachesARawServer) {
+  kata::OnDeadlock(kNoEndOfStream);
+  RawListener server(TypeParam::Fresh());
+  ASSERT_TRUE(server.ok()) << server.Error();
+  Connection client = ks::Connect(server.endpoint());
+  client.SendAll("question");
+  client.ShutdownWrite();
+  RawFd accepted = server.Accept();
+  ASSERT_GE(accepted.get(), 0);
+  EXPECT_EQ(RawReceiveAll(accepted.get()), "question")
+      << Hint("ShutdownWrite: shutdown(fd, SHUT_WR) ends our sending side");
+  ASSERT_TRUE(RawSendAll(accepted.get(), "answer"));
+  accepted.Close();
+  EXPECT_EQ(client.ReceiveAll(), "answer") << Hint(
+      "after shutdown(SHUT_WR) the socket still receives: a "
+      "half-close is not close()");
+}
+
+// Tests one echo round trip with the learner's code on both sides, the server
+// in a child process.
+TYPED_TEST(Stage2EchoRoundTrip, EchoBetweenTwoProcesses) {
+  kata::OnDeadlock(kNoEndOfStream);
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  kata::Child server([&] {
+    Connection connection = listener.Accept();
+    connection.SendAll(connection.ReceiveAll());
+  });
+  Connection client = ks::Connect(listener.endpoint());
+  const std::string message = Pattern(100000);
+  client.SendAll(message);
+  client.ShutdownWrite();
+  EXPECT_EQ(Difference(message, client.ReceiveAll()), "");
+  server.Join();
+}
+
+// Tests that the listener reports the address the kernel really bound: for
+// TCP port 0, the port it chose.
+TYPED_TEST(Stage2EchoRoundTrip, ListenerReportsTheAddressItGot) {
+  const Endpoint requested = TypeParam::Fresh();
+  Listener listener = Listener::Listen(requested);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof(bound);
+  ASSERT_EQ(
+      getsockname(listener.fd(), reinterpret_cast<sockaddr*>(&bound), &length),
+      0)
+      << "the listener's fd() should be its socket";
+  if (requested.kind == Endpoint::Kind::kTcp) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&bound);
+    EXPECT_NE(ntohs(in->sin_port), 0);
+    EXPECT_EQ(listener.endpoint().port, ntohs(in->sin_port)) << Hint(
+        "after bind to port 0, getsockname() says which port the "
+        "kernel picked",
+        README "#stage-2-one-echo-round-trip");
+  } else {
+    EXPECT_EQ(listener.endpoint(), requested);
+  }
+  int listening = 0;
+  socklen_t size = sizeof(listening);
+  getsockopt(listener.fd(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &size);
+  EXPECT_TRUE(listening) << Hint("call listen() after bind()");
+}
+
+// Tests that connecting where nobody listens is an error naming connect.
+TYPED_TEST(Stage2EchoRoundTrip, ConnectWhereNobodyListensIsAnError) {
+  std::optional<RawListener> holder;
+  const Endpoint nobody = NobodyListensAt<TypeParam>(holder);
+  ExpectSystemError([&] { ks::Connect(nobody); }, {TypeParam::kNobodyThere},
+                    "connect",
+                    Hint("throw std::system_error when connect() fails"));
+}
+
+// Tests that an endpoint that names no valid address is refused with
+// std::invalid_argument by both Listen and Connect, and creates nothing.
+TYPED_TEST(Stage2EchoRoundTrip, MalformedEndpointIsRefused) {
+  const Endpoint malformed = TypeParam::Malformed();
+  kata::CallCounter calls;
+  EXPECT_THROW(Listener::Listen(malformed), std::invalid_argument)
+      << malformed << Hint("check the address (ToSocketAddress) first");
+  EXPECT_THROW(ks::Connect(malformed), std::invalid_argument)
+      << malformed << Hint("check the address (ToSocketAddress) first");
+  EXPECT_EQ(calls.Count({"socket"}), 0)
+      << "no socket should be created for a malformed endpoint";
+}
+
+// Tests the options the header promises: every socket close-on-exec, a
+// stream socket of the endpoint's family, and TCP_NODELAY on TCP connections.
+TYPED_TEST(Stage2EchoRoundTrip, SocketsHaveTheDocumentedOptions) {
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  Connection connected = ks::Connect(listener.endpoint());
+  Connection accepted = listener.Accept();
+  const bool tcp = listener.endpoint().kind == Endpoint::Kind::kTcp;
+  for (auto [name, fd] : {std::pair{"listener", listener.fd()},
+                          std::pair{"connected", connected.fd()},
+                          std::pair{"accepted", accepted.fd()}}) {
+    EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC)
+        << "the " << name << " socket"
+        << Hint(
+               "SOCK_CLOEXEC in socket() and accept4(): a program the "
+               "server starts must not inherit its sockets");
+    int type = 0, domain = 0;
+    socklen_t size = sizeof(type);
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size);
+    size = sizeof(domain);
+    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size);
+    EXPECT_EQ(type, SOCK_STREAM) << "the " << name << " socket";
+    EXPECT_EQ(domain, tcp ? AF_INET : AF_UNIX) << "the " << name << " socket";
+  }
+  if (tcp) {
+    for (auto [name, fd] : {std::pair{"connected", connected.fd()},
+                            std::pair{"accepted", accepted.fd()}}) {
+      int nodelay = 0;
+      socklen_t size = sizeof(nodelay);
+      getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size);
+      EXPECT_TRUE(nodelay)
+          << "the " << name << " TCP socket"
+          << Hint(
+                 "setsockopt(IPPROTO_TCP, TCP_NODELAY): replies sent back to "
+                 "back must not wait for the peer's delayed ACK");
+    }
+  }
+}
+
+// Tests that each accept() returns a new socket for that one client, while
+// the listener keeps listening.
+TYPED_TEST(Stage2EchoRoundTrip, EachAcceptGivesANewSocket) {
+  kata::OnDeadlock(kNoEndOfStream);
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  RawFd first = RawConnect(listener.endpoint());
+  RawFd second = RawConnect(listener.endpoint());
+  ASSERT_GE(first.get(), 0);
+  ASSERT_GE(second.get(), 0);
+  RawSendAll(first.get(), "first");
+  RawSendAll(second.get(), "second");
+  shutdown(first.get(), SHUT_WR);
+  shutdown(second.get(), SHUT_WR);
+  Connection a = listener.Accept();
+  Connection b = listener.Accept();
+  EXPECT_NE(a.fd(), listener.fd());
+  EXPECT_NE(b.fd(), listener.fd());
+  EXPECT_NE(a.fd(), b.fd());
+  std::set<std::string> received = {a.ReceiveAll(), b.ReceiveAll()};
+  EXPECT_EQ(received, (std::set<std::string>{"first", "second"}))
+      << Hint("each accepted socket carries exactly one client's bytes");
+}
+
+// Tests that ReceiveAll carries on after a signal interrupts a blocked recv.
+TYPED_TEST(Stage2EchoRoundTrip, ReceiveAllRetriesAfterASignal) {
+  InterruptingSignal interrupt(SIGUSR1);
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  kata::Child sender([&] {
+    InterruptRunnerWhenBlocked(SIGUSR1);
+    RawSendAll(pair.client.get(), "after the signal");
+    shutdown(pair.client.get(), SHUT_WR);
+  });
+  pair.client.Close();
+  try {
+    EXPECT_EQ(connection.ReceiveAll(), "after the signal");
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "ReceiveAll threw " << e.what() << Hint(kEintr);
+  }
+  sender.Join();
+}
+
+// Tests that SendAll finishes after a signal interrupts a send that blocked
+// on full buffers: send() then returns a short count, and the rest must go.
+TYPED_TEST(Stage2EchoRoundTrip, SendAllFinishesAfterASignal) {
+  InterruptingSignal interrupt(SIGUSR1);
+  RawPair pair = MakeRawPair(TypeParam::Fresh(), /*small_buffers=*/true);
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  const std::string data = Pattern(2 << 20);
+  kata::SharedText received;
+  kata::Child receiver([&] {
+    connection.Close();  // our copy would keep end of stream from coming
+    InterruptRunnerWhenBlocked(SIGUSR1);  // blocked in send(): buffers full
+    received.Store(RawReceiveAll(pair.client.get()));
+  });
+  pair.client.Close();
+  try {
+    connection.SendAll(data);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "SendAll threw " << e.what() << Hint(kEintr);
+  }
+  connection.Close();
+  receiver.Join();
+  EXPECT_EQ(Difference(data, received.Load()), "") << Hint(kShortSend);
+}
+
+// Tests SendAll on a non-blocking socket with small buffers: send() takes
+// part of the data or fails with EAGAIN, and SendAll must wait and go on.
+TYPED_TEST(Stage2EchoRoundTrip, SendAllWaitsOnANonBlockingSocket) {
+  RawPair pair = MakeRawPair(TypeParam::Fresh(), /*small_buffers=*/true);
+  ASSERT_GE(pair.server.get(), 0);
+  ASSERT_EQ(fcntl(pair.server.get(), F_SETFL, O_NONBLOCK), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  const std::string data = Pattern(1 << 20);
+  kata::SharedText received;
+  kata::Child receiver([&] {
+    connection.Close();  // our copy would keep end of stream from coming
+    std::this_thread::sleep_for(50ms);  // let the sender find buffers full
+    received.Store(RawReceiveAll(pair.client.get()));
+  });
+  pair.client.Close();
+  try {
+    connection.SendAll(data);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "SendAll threw " << e.what()
+                  << Hint(
+                         "on a non-blocking socket EAGAIN means the buffers "
+                         "are full: poll() for POLLOUT and send the rest");
+  }
+  connection.Close();
+  receiver.Join();
+  EXPECT_EQ(Difference(data, received.Load()), "") << Hint(kShortSend);
+}
+
+// Tests that sending to a peer that has closed is an EPIPE (or ECONNRESET)
+// error and never kills the sender with SIGPIPE.
+TYPED_TEST(Stage2EchoRoundTrip, SendingToAPeerThatHasGoneIsAnError) {
+  kata::SharedText outcome;
+  kata::RunInChild([&] {
+    signal(SIGPIPE, SIG_DFL);
+    RawPair pair = MakeRawPair(TypeParam::Fresh());
+    Connection connection{ks::Fd(pair.server.release())};
+    pair.client.Close();  // before the sends: the peer is gone for good
+    const std::string chunk(64 * 1024, 'x');
+    int error = 0;
+    for (int i = 0; i < 100 && error == 0; ++i) {
+      try {
+        connection.SendAll(chunk);
+      } catch (const std::system_error& e) {
+        error = e.code().value();
+      }
+    }
+    outcome.Store(error == EPIPE || error == ECONNRESET
+                      ? "survived with EPIPE"
+                      : "survived, error " + std::to_string(error));
+  });
+  EXPECT_EQ(outcome.Load(), "survived with EPIPE")
+      << "(empty: the sending process died)" << Hint(kNoSignal);
+}
+
+// Tests that the round trip really goes through sockets.
+TYPED_TEST(Stage2EchoRoundTrip, UsesRealSockets) {
+  kata::OnDeadlock(kNoEndOfStream);
+  kata::CallCounter calls;
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  Connection client = ks::Connect(listener.endpoint());
+  Connection served = listener.Accept();
+  client.SendAll("x");
+  client.ShutdownWrite();
+  EXPECT_EQ(served.ReceiveAll(), "x");
+  kata::ExpectUsed(calls, {"socket"}, 2, "two sockets (socket(2))");
+  kata::ExpectUsed(calls, {"bind"}, 1, "an address (bind(2))");
+  kata::ExpectUsed(calls, {"listen"}, 1, "a listening socket (listen(2))");
+  kata::ExpectUsed(calls, {"accept", "accept4"}, 1, "accept(2)");
+  kata::ExpectUsed(calls, {"connect"}, 1, "connect(2)");
+  kata::ExpectUsed(calls, {"send", "sendmsg"}, 1, "send(2) with MSG_NOSIGNAL");
+  kata::ExpectUsed(calls, {"shutdown"}, 1, "a half-close (shutdown(2))");
+}
+
+// =========================================================== Stage 3
+
+TRANSPORT_SUITE(Stage3ManyFrames);
+
+// Tests the wire format byte for byte: a 4-byte big-endian length, then the
+// payload, for several frames in a row (the empty one included).
+TYPED_TEST(Stage3ManyFrames, FramesGoOutLengthFirst) {
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.client.get(), 0);
+  Connection connection{ks::Fd(pair.client.release())};
+  const std::string big = Pattern(300);
+  connection.SendFrame("hi");
+  connection.SendFrame("");
+  connection.SendFrame(big);
+  connection.Close();
+  const std::string expected = std::string("\0\0\0\2hi", 6) +
+                               std::string(4, '\0') +
+                               std::string("\0\0\x01\x2c", 4) + big;
+  EXPECT_EQ(RawReceiveAll(pair.server.get()), expected) << Hint(
+      "each frame: the payload size as 4 bytes, big-endian (htonl), "
+      "then the payload");
+}
+
+// Tests that two frames that arrive in one piece come out as two frames.
+TYPED_TEST(Stage3ManyFrames, TwoFramesSentTogetherAreTwoFrames) {
+  kata::OnDeadlock(kBoundaries);
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  ASSERT_TRUE(RawSendAll(pair.client.get(), Frame("first") + Frame("second")));
+  shutdown(pair.client.get(), SHUT_WR);
+  EXPECT_EQ(ReceiveFrameOrFail(connection, Hint(kBoundaries)), "first")
+      << Hint(kBoundaries);
+  EXPECT_EQ(ReceiveFrameOrFail(connection, Hint(kBoundaries)), "second")
+      << Hint(kBoundaries);
+  EXPECT_EQ(ReceiveFrameOrFail(connection, Hint(kBoundaries)), std::nullopt)
+      << Hint("end of stream between two frames is std::nullopt");
+}
+
+// Tests a frame that trickles in a few bytes at a time: ReceiveFrame must
+// put it together across many short receives.
+TYPED_TEST(Stage3ManyFrames, FrameArrivingInPiecesIsWhole) {
+  kata::OnDeadlock(kBoundaries);
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  const std::string payload = Pattern(200, 7);
+  kata::Child sender([&] {
+    const int on = 1;
+    setsockopt(pair.client.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    const std::string frame = Frame(payload);
+    for (std::size_t at = 0; at < frame.size(); at += 9) {
+      RawSendAll(pair.client.get(), std::string_view(frame).substr(at, 9));
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  pair.client.Close();
+  EXPECT_EQ(ReceiveFrameOrFail(connection, Hint(kBoundaries)), payload)
+      << Hint(kBoundaries);
+  sender.Join();
+}
+
+// Tests that an empty frame is a frame, not the end of the stream.
+TYPED_TEST(Stage3ManyFrames, EmptyFrameIsNotTheEnd) {
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  RawSendAll(pair.client.get(), Frame("") + Frame("after"));
+  shutdown(pair.client.get(), SHUT_WR);
+  EXPECT_EQ(connection.ReceiveFrame(), std::string()) << Hint(
+      "a length of 0 is an empty payload; only end of stream before "
+      "a header is std::nullopt");
+  EXPECT_EQ(connection.ReceiveFrame(), "after");
+  EXPECT_EQ(connection.ReceiveFrame(), std::nullopt);
+}
+
+// Tests that a stream ending inside a frame (header or payload) is a
+// FrameError, not a short frame or a hang.
+TYPED_TEST(Stage3ManyFrames, StreamEndingInsideAFrameIsAnError) {
+  kata::OnDeadlock("ReceiveFrame kept waiting after the stream ended");
+  for (const std::string& cut :
+       {Frame("abcdefghij").substr(0, 7), std::string("\0\0", 2)}) {
+    RawPair pair = MakeRawPair(TypeParam::Fresh());
+    ASSERT_GE(pair.server.get(), 0);
+    Connection connection{ks::Fd(pair.server.release())};
+    RawSendAll(pair.client.get(), cut);
+    shutdown(pair.client.get(), SHUT_WR);
+    EXPECT_THROW(connection.ReceiveFrame(), ks::FrameError)
+        << "after " << cut.size() << " bytes of a frame"
+        << Hint(
+               "recv() returning 0 in the middle of a frame means the frame "
+               "was cut: throw FrameError");
+  }
+}
+
+// Tests that a length over the limit is refused as soon as the header
+// arrives, before the payload is read (the peer sends none here).
+TYPED_TEST(Stage3ManyFrames, HostileLengthIsRefusedBeforeReading) {
+  kata::OnDeadlock(kFrameLimit);
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  // Two headers and no payload at all: a correct receiver reads 4 bytes,
+  // refuses, and reads the next 4 bytes as the next header.
+  RawSendAll(pair.client.get(), Header(1025) + Header(ks::kMaxFrameSize + 1));
+  shutdown(pair.client.get(), SHUT_WR);
+  EXPECT_THROW(connection.ReceiveFrame(1024), ks::FrameTooLarge)
+      << "a 1025-byte frame with a limit of 1024" << Hint(kFrameLimit);
+  EXPECT_THROW(connection.ReceiveFrame(), ks::FrameTooLarge)
+      << "a frame of 16 MiB + 1 byte with the default limit (kMaxFrameSize)"
+      << Hint(kFrameLimit);
+}
+
+// Tests a frame far larger than the socket buffers, sent to a raw echo peer
+// and received back: many short sends and receives on the way.
+TYPED_TEST(Stage3ManyFrames, LargeFrameRoundTrip) {
+  kata::OnDeadlock(kBoundaries);
+  RawPair pair = MakeRawPair(TypeParam::Fresh(), /*small_buffers=*/true);
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  kata::Child peer([&] {
+    connection.Close();  // only the parent's copy: so its Close() counts
+    std::optional<std::string> frame = RawReceiveFrame(pair.client.get());
+    ASSERT_TRUE(frame.has_value()) << "the peer got no whole frame";
+    RawSendAll(pair.client.get(), Frame(*frame));
+  });
+  pair.client.Close();
+  const std::string payload = Pattern(4 << 20, 3);
+  connection.SendFrame(payload);
+  std::optional<std::string> reply =
+      ReceiveFrameOrFail(connection, Hint(kBoundaries));
+  connection.Close();  // a peer still sending now fails instead of blocking
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(Difference(payload, *reply), "") << Hint(kBoundaries);
+  peer.Join();
+}
+
+// Tests that a payload over kMaxFrameSize is refused before anything is sent.
+TYPED_TEST(Stage3ManyFrames, SendFrameRefusesAnOversizedPayload) {
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.client.get(), 0);
+  Connection connection{ks::Fd(pair.client.release())};
+  const std::string oversized(ks::kMaxFrameSize + 1, 'o');
+  EXPECT_THROW(connection.SendFrame(oversized), std::length_error)
+      << Hint("refuse a payload over kMaxFrameSize: the peer would refuse it");
+  connection.Close();
+  EXPECT_EQ(RawReceiveAll(pair.server.get()).size(), 0u)
+      << "no byte of a refused frame should be sent";
+}
+
+// Tests ServeConnection: twenty frames sent in one go, each answered in
+// order, then end of stream once the client half-closes.
+TYPED_TEST(Stage3ManyFrames, ServeConnectionAnswersEveryFrameThenCloses) {
+  kata::OnDeadlock(
+      "the client never saw end of stream after its last reply: "
+      "ServeConnection must close the connection when ReceiveFrame returns "
+      "std::nullopt");
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  kata::Child server([&] {
+    pair.client.Close();
+    ks::ServeConnection(connection, Upper);
+  });
+  connection.Close();  // the child serves; our copy would hide its close
+  std::string requests;
+  for (int i = 0; i < 20; ++i) requests += Frame("frame " + std::to_string(i));
+  RawSendAll(pair.client.get(), requests);
+  shutdown(pair.client.get(), SHUT_WR);
+  std::vector<std::string> expected, replies;
+  for (int i = 0; i < 20; ++i) {
+    expected.push_back("FRAME " + std::to_string(i));
+    std::optional<std::string> reply = RawReceiveFrame(pair.client.get());
+    if (!reply) break;
+    replies.push_back(*reply);
+  }
+  EXPECT_EQ(replies, expected) << Hint(kBoundaries);
+  EXPECT_TRUE(WaitReadable(pair.client.get(), Scaled(3s)));
+  EXPECT_EQ(RawReceiveAll(pair.client.get()), "")
+      << "nothing should follow the last reply but end of stream";
+  server.Join();
+}
+
+// =========================================================== Stage 4
+
+TRANSPORT_SUITE(Stage4SeveralClients);
+
+// Tests that a second client is answered while the first is still connected.
+TYPED_TEST(Stage4SeveralClients, TwoClientsAreServedAtOnce) {
+  kata::OnDeadlock(kOneAtATime, 20s);
+  ServerInChild server(TypeParam::Fresh(), Echo);
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  RawFd first = RawConnect(server.endpoint());
+  ASSERT_GE(first.get(), 0) << std::strerror(errno);
+  RawSendAll(first.get(), Frame("first"));
+  EXPECT_EQ(RawReceiveFrameWithin(first.get(), Scaled(3s)), "first");
+  RawFd second = RawConnect(server.endpoint());
+  ASSERT_GE(second.get(), 0) << std::strerror(errno);
+  RawSendAll(second.get(), Frame("second"));
+  EXPECT_EQ(RawReceiveFrameWithin(second.get(), Scaled(3s)), "second")
+      << "while the first client is still connected" << Hint(kOneAtATime);
+  first.Close();
+  second.Close();
+}
+
+// Tests 32 clients at once, a hundred frames each (in bursts of ten, so that
+// replies arrive several at a time), every reply correct.
+TYPED_TEST(Stage4SeveralClients, ThirtyTwoClientsOfAHundredFramesEach) {
+  kata::OnDeadlock(kOneAtATime, 30s);
+  constexpr int kClients = 32, kFrames = 100, kBurst = 10;
+  ServerInChild server(TypeParam::Fresh(), Upper);
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  const Endpoint where = server.endpoint();
+  RawPipe start;
+  std::vector<kata::Child> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      start.CloseWrite();
+      RawFd client = RawConnect(where);
+      ASSERT_GE(client.get(), 0)
+          << "client " << c << ": connect: " << std::strerror(errno);
+      RawReceiveAll(start.read_fd);  // end of file: everyone go
+      std::string first_wrong;
+      for (int f = 0; f < kFrames && first_wrong.empty(); f += kBurst) {
+        std::vector<std::string> sent;
+        std::string burst;
+        for (int b = f; b < f + kBurst; ++b) {
+          sent.push_back("client " + std::to_string(c) + " frame " +
+                         std::to_string(b) + " " +
+                         Pattern(static_cast<std::size_t>(b * 37 % 1500), c));
+          burst += Frame(sent.back());
+        }
+        ASSERT_TRUE(RawSendAll(client.get(), burst));
+        for (const std::string& payload : sent) {
+          std::string reply = RawReceiveFrameWithin(client.get(), Scaled(5s));
+          if (reply != Upper(payload)) {
+            first_wrong = "\"" + reply.substr(0, 60) + "\" for \"" +
+                          payload.substr(0, 24) + "\"";
+            break;
+          }
+        }
+      }
+      EXPECT_EQ(first_wrong, "")
+          << "client " << c << ": a wrong reply" << Hint(kBoundaries);
+    });
+  }
+  start.CloseWrite();
+  for (kata::Child& client : clients) client.Join();
+}
+
+// Tests that each client is served by a process of its own, a child of the
+// server.
+TYPED_TEST(Stage4SeveralClients, EachClientHasItsOwnProcess) {
+  kata::OnDeadlock(kOneAtATime, 20s);
+  ServerInChild server(TypeParam::Fresh(), [](std::string_view) {
+    return std::to_string(getpid()) + " " + std::to_string(getppid());
+  });
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  kata::CallCounter calls;
+  std::vector<RawFd> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(RawConnect(server.endpoint()));
+    ASSERT_GE(clients.back().get(), 0);
+    RawSendAll(clients.back().get(), Frame("who serves me?"));
+  }
+  std::set<std::string> servers;
+  for (RawFd& client : clients) {
+    std::string reply = RawReceiveFrameWithin(client.get(), Scaled(3s));
+    if (reply.rfind("(nothing", 0) == 0) {
+      ADD_FAILURE() << "a client got no reply while the others were still "
+                       "connected"
+                    << Hint(kOneAtATime);
+      break;
+    }
+    const std::string parent = std::to_string(server.pid());
+    EXPECT_EQ(reply.substr(reply.find(' ') + 1), parent)
+        << "reply \"" << reply << "\": the serving process should be a child "
+        << "of the server process " << parent << Hint(kOneAtATime);
+    servers.insert(reply.substr(0, reply.find(' ')));
+  }
+  EXPECT_EQ(servers.size(), 3u)
+      << "three clients, three serving processes" << Hint(kOneAtATime);
+  clients.clear();
+  kata::ExpectUsed(calls, {"fork"}, 3, "a process per client (fork(2))");
+}
+
+// Tests that a client reads end of stream after its last reply: the server's
+// accept loop must not keep a copy of the client's socket.
+TYPED_TEST(Stage4SeveralClients, ClientSeesEndOfStreamAfterItsLastReply) {
+  kata::OnDeadlock(kParentKeepsConnection, 20s);
+  ServerInChild server(TypeParam::Fresh(), Echo);
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  EXPECT_EQ(EchoExchange(server.endpoint(), {"one", "two", "three"},
+                         /*expect_end_of_stream=*/true),
+            "")
+      << Hint(kParentKeepsConnection);
+}
+
+// Tests that the server process holds no socket per finished client.
+TYPED_TEST(Stage4SeveralClients, ServerKeepsNoSocketPerClient) {
+  kata::OnDeadlock(kParentKeepsConnection, 20s);
+  ServerInChild server(TypeParam::Fresh(), Echo);
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  const int before = SocketsOpenIn(server.pid());
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(EchoExchange(server.endpoint(), {"ping"}), "")
+        << Hint(kParentKeepsConnection);
+  }
+  // The parent closes its copy right after fork(), possibly just after the
+  // child has answered: wait for that moment rather than race it.
+  int after = -1;
+  EXPECT_TRUE(
+      WaitUntil([&] { return (after = SocketsOpenIn(server.pid())) == before; },
+                Scaled(2s)))
+      << "sockets open in the server process: " << before
+      << " before 8 clients, " << after << " after"
+      << Hint(kParentKeepsConnection);
+}
+
+// Tests that finished clients' processes are reaped while the server runs.
+TYPED_TEST(Stage4SeveralClients, FinishedClientsAreReaped) {
+  kata::OnDeadlock(kParentKeepsConnection, 20s);
+  ServerInChild server(TypeParam::Fresh(), Echo);
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(EchoExchange(server.endpoint(), {"ping"}), "");
+  }
+  std::string zombies;
+  const bool reaped = WaitUntil(
+      [&] {
+        zombies.clear();
+        for (pid_t child : ChildrenOf(server.pid())) {
+          zombies += std::to_string(child) + " (" +
+                     std::string(1, kata::ProcessState(child)) + ") ";
+        }
+        return zombies.empty();
+      },
+      Scaled(3s));
+  EXPECT_TRUE(reaped) << "children of the server still there: " << zombies
+                      << Hint(kNoReaping);
+}
+
+// Tests that the process serving a client has closed the listening socket.
+TYPED_TEST(Stage4SeveralClients, ChildClosesTheListeningSocket) {
+  ServerInChild server(TypeParam::Fresh(), [](std::string_view) {
+    return std::to_string(ListeningSocketsHere());
+  });
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  RawFd client = RawConnect(server.endpoint());
+  ASSERT_GE(client.get(), 0);
+  RawSendAll(client.get(), Frame("how many listening sockets?"));
+  EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "0")
+      << "listening sockets open in the process serving this client"
+      << Hint(kChildKeepsListener);
+}
+
+// Tests that signals do not stop the accept loop: the server process has a
+// SIGCHLD handler without SA_RESTART, so every finished client interrupts
+// its poll() or accept() with EINTR.
+TYPED_TEST(Stage4SeveralClients, AcceptLoopSurvivesSignals) {
+  kata::OnDeadlock(kParentKeepsConnection, 20s);
+  ServerInChild server(TypeParam::Fresh(), Echo, [] {
+    struct sigaction action {};
+    action.sa_handler = [](int) {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART
+    sigaction(SIGCHLD, &action, nullptr);
+  });
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(EchoExchange(server.endpoint(), {"client " + std::to_string(i)}),
+              "")
+        << "client " << i << Hint(kEintr);
+    std::this_thread::sleep_for(10ms);  // let SIGCHLD arrive while idle
+  }
+}
+
+// Tests that Serve returns when the stop descriptor becomes readable, and
+// the listening socket is closed after it.
+TYPED_TEST(Stage4SeveralClients, ServeReturnsWhenAskedToStop) {
+  kata::OnDeadlock(kStopChannel);
+  ServerInChild server(TypeParam::Fresh(), Echo);
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  ASSERT_EQ(EchoExchange(server.endpoint(), {"before the stop"}), "");
+  server.Stop();
+  RawFd late = RawConnect(server.endpoint());
+  EXPECT_LT(late.get(), 0) << "a client could still connect after Serve "
+                              "returned and the listener closed";
+}
+
+// =========================================================== Stage 5
+
+TRANSPORT_SUITE(Stage5ServerProcess);
+
+// Tests that a client can connect the moment Start returns: no sleep, no
+// retry.
+TYPED_TEST(Stage5ServerProcess, ClientCanConnectAsSoonAsStartReturns) {
+  kata::OnDeadlock(kReadyBeforeReturn);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  RawFd client = RawConnect(server.endpoint());
+  ASSERT_GE(client.get(), 0)
+      << "connect right after Start: " << std::strerror(errno)
+      << Hint(kReadyBeforeReturn);
+  RawSendAll(client.get(), Frame("ready?"));
+  EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "ready?");
+}
+
+// Tests that the server is a separate process, a child of the caller, and
+// that the processes serving clients are its children.
+TYPED_TEST(Stage5ServerProcess, ServerRunsInItsOwnProcess) {
+  ServerProcess server = ServerProcess::Start(
+      TypeParam::Fresh(), [](auto) { return std::to_string(getppid()); });
+  ASSERT_GT(server.pid(), 0);
+  EXPECT_NE(server.pid(), getpid());
+  const std::vector<pid_t> children = kata::ChildProcesses();
+  EXPECT_NE(std::find(children.begin(), children.end(), server.pid()),
+            children.end())
+      << "pid() should be the forked server process, a child of the caller";
+  RawFd client = RawConnect(server.endpoint());
+  ASSERT_GE(client.get(), 0);
+  RawSendAll(client.get(), Frame("?"));
+  EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)),
+            std::to_string(server.pid()))
+      << "the parent of the process serving a client";
+}
+
+// Tests that endpoint() tells where the server really listens: for TCP
+// port 0, the port the server process got.
+TYPED_TEST(Stage5ServerProcess, EndpointIsWhereTheServerListens) {
+  const Endpoint requested = TypeParam::Fresh();
+  ServerProcess server = ServerProcess::Start(requested, Echo);
+  if (requested.kind == Endpoint::Kind::kTcp) {
+    EXPECT_NE(server.endpoint().port, 0)
+        << Hint("the server process reports the port it got to Start");
+    EXPECT_EQ(server.endpoint().address, requested.address);
+  } else {
+    EXPECT_EQ(server.endpoint(), requested);
+  }
+  EXPECT_EQ(EchoExchange(server.endpoint(), {"here?"}), "");
+}
+
+// Tests that Stop ends the server, reaps it and leaves nothing behind.
+TYPED_TEST(Stage5ServerProcess, StopLeavesNothingBehind) {
+  kata::OnDeadlock(kStopChannel);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  ASSERT_EQ(EchoExchange(server.endpoint(), {"one", "two"}), "");
+  const pid_t pid = server.pid();
+  const Endpoint where = server.endpoint();
+  server.Stop();
+  EXPECT_EQ(server.pid(), -1);
+  EXPECT_EQ(kata::ProcessState(pid), '?')
+      << "the server process " << pid << " should be gone and reaped";
+  if (where.kind == Endpoint::Kind::kUnixPath) {
+    EXPECT_FALSE(SocketFileExists(where.address)) << Hint(
+        "the server process owns the socket file: it unlinks it as "
+        "it closes the listener");
+  }
+  EXPECT_LT(RawConnect(where).get(), 0) << "still connectable after Stop";
+  server.Stop();  // a second Stop does nothing
+}
+
+// Tests that the destructor stops and reaps a server nobody stopped.
+TYPED_TEST(Stage5ServerProcess, DestructorStopsTheServer) {
+  kata::OnDeadlock(kStopChannel);
+  pid_t pid = -1;
+  {
+    ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+    pid = server.pid();
+  }
+  EXPECT_EQ(kata::ProcessState(pid), '?')
+      << "the server process should be stopped and reaped by ~ServerProcess";
+}
+
+// Tests that a bind failure in the server process reaches the caller as the
+// same std::system_error, with the server process already reaped.
+TYPED_TEST(Stage5ServerProcess, BindErrorReachesTheCaller) {
+  kata::OnDeadlock(kReadyBeforeReturn);
+  RawListener taken(TypeParam::Fresh());
+  ASSERT_TRUE(taken.ok()) << taken.Error();
+  ExpectSystemError([&] { ServerProcess::Start(taken.endpoint(), Echo); },
+                    {EADDRINUSE}, "bind",
+                    Hint("send the child's error through the ready pipe and "
+                         "throw it in the parent"));
+  EXPECT_EQ(kata::ChildProcesses(), std::vector<pid_t>{})
+      << Hint("reap the failed server process before throwing");
+}
+
+// Tests that a malformed endpoint is refused in the caller, before anything
+// is forked.
+TYPED_TEST(Stage5ServerProcess, MalformedEndpointIsRefusedBeforeForking) {
+  kata::CallCounter calls;
+  EXPECT_THROW(ServerProcess::Start(TypeParam::Malformed(), Echo),
+               std::invalid_argument)
+      << TypeParam::Malformed();
+  EXPECT_EQ(calls.Count({"fork"}), 0)
+      << Hint("validate the endpoint (ToSocketAddress) before fork()");
+}
+
+// Tests that clients that misbehave (gone at once, a hostile length, a cut
+// frame) cost only their own connection: the next client is served.
+TYPED_TEST(Stage5ServerProcess, BadClientsDoNotStopTheServer) {
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const std::string hostile = Header(ks::kMaxFrameSize + 1);
+  const std::string cut = Frame("cut short").substr(0, 6);
+  for (const std::string& bad : {std::string(), hostile, cut}) {
+    RawFd client = RawConnect(server.endpoint());
+    ASSERT_GE(client.get(), 0);
+    RawSendAll(client.get(), bad);
+  }
+  EXPECT_EQ(EchoExchange(server.endpoint(), {"still there?"}), "")
+      << Hint(kFrameLimit);
+}
+
+// =========================================================== Stage 6
+
+TRANSPORT_SUITE(Stage6Restart);
+
+// Tests restarting on the address of a server that died while a client was
+// connected: its TCP connection sits in TIME_WAIT, its socket file was never
+// unlinked. Listen must succeed anyway.
+TYPED_TEST(Stage6Restart, RestartsRightAfterACrash) {
+  kata::OnDeadlock("the crashed server never closed its client's connection");
+  Endpoint where = TypeParam::Fresh();
+  RawPipe ready;
+  kata::Child crashed([&] {
+    ready.CloseRead();
+    RawListener listener(where);
+    ASSERT_TRUE(listener.ok()) << listener.Error();
+    const std::uint16_t port = listener.endpoint().port;
+    RawWriteAll(ready.write_fd,
+                std::string_view(reinterpret_cast<const char*>(&port), 2));
+    RawFd client = listener.Accept();
+    RawSendAll(client.get(), "bye");
+    listener.Crash();  // dies: the kernel closes, nobody unlinks
+    client.release();
+  });
+  ready.CloseWrite();
+  std::uint16_t port = 0;
+  ASSERT_EQ(read(ready.read_fd, &port, sizeof(port)), 2);
+  where.port = port;
+  {
+    RawFd client = RawConnect(where);
+    ASSERT_GE(client.get(), 0);
+    EXPECT_EQ(RawReceiveAll(client.get()), "bye");  // the server closed first
+  }
+  crashed.Join();
+  std::optional<Listener> restarted;
+  try {
+    restarted.emplace(Listener::Listen(where));
+  } catch (const std::system_error& e) {
+    FAIL() << "restart on " << where << ": " << e.what()
+           << Hint(TypeParam::kRestartHint);
+  }
+  RawFd client = RawConnect(restarted->endpoint());
+  EXPECT_GE(client.get(), 0)
+      << "connect to the restarted server: " << std::strerror(errno);
+}
+
+// Tests that Listen refuses an address a live server uses (EADDRINUSE, naming
+// bind), and that the live server keeps it.
+TYPED_TEST(Stage6Restart, RefusesToStealALiveAddress) {
+  RawListener live(TypeParam::Fresh());
+  ASSERT_TRUE(live.ok()) << live.Error();
+  ExpectSystemError([&] { Listener::Listen(live.endpoint()); }, {EADDRINUSE},
+                    "bind", Hint(kLiveSocket));
+  RawFd client = RawConnect(live.endpoint());
+  EXPECT_GE(client.get(), 0)
+      << "the live server should still be reachable: " << std::strerror(errno)
+      << Hint(kLiveSocket);
+}
+
+// Tests that closing the listener frees its address: a socket file is
+// removed by its owner, and the same address can be listened on again.
+TYPED_TEST(Stage6Restart, ClosingTheListenerFreesTheAddress) {
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  const Endpoint where = listener.endpoint();
+  listener.Close();
+  EXPECT_FALSE(listener.is_open());
+  if (where.kind == Endpoint::Kind::kUnixPath) {
+    EXPECT_FALSE(SocketFileExists(where.address))
+        << "the socket file is still there" << Hint(kOwnerUnlinks);
+  }
+  Listener again = Listener::Listen(where);
+  EXPECT_EQ(again.endpoint(), where);
+}
+
+// Tests that a forked child closing its inherited copy of the listener leaves
+// the socket file (and the server) alone.
+TYPED_TEST(Stage6Restart, ForkedCopyLeavesTheAddressAlone) {
+  Listener listener = Listener::Listen(TypeParam::Fresh());
+  kata::RunInChild([&] { listener.Close(); });
+  if (listener.endpoint().kind == Endpoint::Kind::kUnixPath) {
+    EXPECT_TRUE(SocketFileExists(listener.endpoint().address))
+        << "a child's Close() removed the server's socket file"
+        << Hint(kOwnerUnlinks);
+  }
+  RawFd client = RawConnect(listener.endpoint());
+  EXPECT_GE(client.get(), 0) << std::strerror(errno) << Hint(kOwnerUnlinks);
+}
+
+// =========================================================== Stage 7
+
+TRANSPORT_SUITE(Stage7RealClients);
+
+struct ProgramResult {
+  std::string output;
+  int exit_code = -1;
+};
+
+// Runs a program with `input` on its standard input and returns its standard
+// output and exit code; made with the test's own fork, pipes and exec.
+ProgramResult RunProgram(const std::vector<std::string>& argv,
+                         const std::string& input) {
+  std::vector<char*> args;
+  for (const std::string& arg : argv) {
+    args.push_back(const_cast<char*>(arg.c_str()));
+  }
+  args.push_back(nullptr);
+  RawPipe in, out;
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in.read_fd, STDIN_FILENO);
+    dup2(out.write_fd, STDOUT_FILENO);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  in.CloseRead();
+  out.CloseWrite();
+  ProgramResult result;
+  if (pid < 0) return result;
+  signal(SIGPIPE, SIG_IGN);  // a program that exits early must not kill us
+  RawWriteAll(in.write_fd, input);  // small: fits in the pipe
+  in.CloseWrite();
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = read(out.read_fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    result.output.append(buffer, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  signal(SIGPIPE, SIG_DFL);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return result;
+}
+
+// How socat spells an endpoint.
+std::string SocatAddress(const Endpoint& endpoint) {
+  switch (endpoint.kind) {
+    case Endpoint::Kind::kTcp:
+      return "TCP:" + endpoint.address + ":" + std::to_string(endpoint.port);
+    case Endpoint::Kind::kUnixPath:
+      return "UNIX-CONNECT:" + endpoint.address;
+    case Endpoint::Kind::kUnixAbstract:
+      return "ABSTRACT-CONNECT:" + endpoint.address;
+  }
+  return "";
+}
+
+// Tests the server with socat, a general-purpose relay: it sends the frames
+// it reads on stdin, half-closes at end of input, and prints what comes back
+// until the server closes.
+TYPED_TEST(Stage7RealClients, SocatGetsItsFramesBack) {
+  kata::OnDeadlock(
+      "socat never saw end of stream: the server must close after the "
+      "client's half-close",
+      20s);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const std::string frames =
+      Frame("hello from socat") + Frame("") + Frame(Pattern(3000));
+  ProgramResult socat = RunProgram(
+      {"socat", "-t", "5", "-", SocatAddress(server.endpoint())}, frames);
+  EXPECT_EQ(socat.exit_code, 0) << "socat failed (is it installed? see "
+                                   "tools/setup.sh)";
+  EXPECT_EQ(Difference(frames, socat.output), "")
+      << Hint("the echo server answers every frame with the same frame");
+}
+
+// Tests the server with a client written in Python's standard library, which
+// knows nothing but the frame format (tests/sockets/frame_client.py).
+TYPED_TEST(Stage7RealClients, PythonClientSpeaksTheFrameFormat) {
+  kata::OnDeadlock("the Python client waited for a reply or for end of stream",
+                   20s);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  ProgramResult python = RunProgram(
+      {"python3", "-c", kFrameClientPy, server.endpoint().ToString(), "20"},
+      "");
+  EXPECT_EQ(python.exit_code, 0) << python.output << Hint(kAbstractLength);
+  EXPECT_EQ(python.output.rfind("ok: 20 frames", 0), 0u) << python.output;
+}
+
+}  // namespace
