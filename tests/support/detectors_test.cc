@@ -2,6 +2,7 @@
 // deliberately broken test of victims.cc in its own process and checks the
 // report that comes out. Also checks the helpers that must NOT report.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
 #include <semaphore.h>
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -99,6 +101,30 @@ TEST(Detectors, ReportsAZombie) {
 TEST(Detectors, ReportsARunningChild) {
   ExpectReport("LeavesARunningChild",
                "is still running at the end of the test");
+}
+
+// Tests that an object of another run whose runner has the same pid (Bazel
+// runs each test in a PID namespace of its own) is neither reported nor
+// removed by this run's leak check.
+TEST(Detectors, IgnoresAnotherRunsObjectWithTheSamePid) {
+  Outcome outcome = RunVictim("AnotherRunsObjectIsNotALeak");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output, Not(HasSubstr("LEAK")));
+  int found = 0;
+  if (DIR* dir = opendir("/dev/shm")) {
+    while (dirent* entry = readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name.rfind("kata-", 0) == 0 &&
+          name.size() > std::strlen("-0-1-another-run") &&
+          name.compare(name.size() - std::strlen("-0-1-another-run"),
+                       std::string::npos, "-0-1-another-run") == 0) {
+        ++found;
+        unlink(("/dev/shm/" + name).c_str());
+      }
+    }
+    closedir(dir);
+  }
+  EXPECT_EQ(found, 1) << "the other run's object was removed, or never made";
 }
 
 // Tests the /dev/shm check.

@@ -74,6 +74,11 @@ void MarkKataChild();
 // that returned into test code: record it for the parent and _exit.
 void ExitIfEscapedChild(std::string_view where);
 
+// "kata-<runner pid>-<PID namespace inode, hex>-": the start of every name
+// this run gives an IPC object or socket file (names.cc); the leak check
+// treats only names with this tag as the run's own.
+std::string RunTag();
+
 // Current test, as "Suite.Name".
 void SetCurrentTest(std::string name);
 std::string CurrentTest();

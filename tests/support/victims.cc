@@ -67,6 +67,18 @@ TEST(Victim, LeavesANamedSemaphore) {
   sem_close(sem);
 }
 
+// Another test run (in another sandbox, whose runner has the same pid) owns
+// an object in /dev/shm: this run must neither report nor remove it.
+// detectors_test removes it afterwards.
+TEST(Victim, AnotherRunsObjectIsNotALeak) {
+  const std::string path =
+      "/dev/shm/kata-" + std::to_string(getpid()) + "-0-1-another-run";
+  // open(), not shm_open(): this run must not record it as its own.
+  int fd = open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+}
+
 TEST(Victim, LeavesAPosixQueue) {
   mqd_t queue = mq_open(kata::UniqueName("leak").c_str(), O_CREAT | O_RDWR,
                         0600, nullptr);
