@@ -407,6 +407,17 @@ TEST(Stage1OneMailbox, MessagesKeepTheirBoundariesAndOrder) {
   EXPECT_EQ(Show(box.Receive()), "three");
 }
 
+// Tests that receiving takes a message out of the mailbox: no other receiver
+// can get it again.
+TEST(Stage1OneMailbox, ReceivingTakesTheMessageOut) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("box"));
+  box.Send("once");
+  EXPECT_EQ(Show(box.Receive()), "once");
+  EXPECT_EQ(Depth(box.name()), 0)
+      << "the message is still in the mailbox after it was received"
+      << Hint(kExactlyOnce);
+}
+
 // Tests that a mailbox is a POSIX message queue: created with mq_open, used
 // with mq_send and mq_receive (or their timed forms).
 TEST(Stage1OneMailbox, IsAPosixMessageQueue) {
@@ -738,8 +749,7 @@ TEST(Stage3Capacity, SenderRunsAheadByTheCapacityOnly) {
 TEST(Stage3Capacity, SendReturnsBeforeAnyoneReceives) {
   Mailbox box = Mailbox::Create(kata::UniqueName("box"), {1, 16});
   EXPECT_EQ(kata::ChildProcesses(), std::vector<pid_t>{});
-  EXPECT_EQ(box.Send("anybody there?", Wait::Forever()),
-            SendResult::kSent);
+  EXPECT_EQ(box.Send("anybody there?", Wait::Forever()), SendResult::kSent);
   EXPECT_EQ(Depth(box.name()), 1);
 }
 
