@@ -182,14 +182,16 @@ std::vector<pid_t> ChildProcesses();
 // UniqueName()
 //
 // A machine-wide unique IPC name for shm_open, sem_open or mq_open, e.g.
-// "/kata-4242-7-queue". Names carry the runner's pid and a counter, so that
-// test targets running in parallel never collide and the leak check can tell
-// this run's objects from others.
+// "/kata-4242-f0000a3c-7-queue". Names carry the runner's pid, its PID
+// namespace (Bazel's sandbox gives each test one, where pids repeat) and a
+// counter, so that test targets running in parallel never collide and the
+// leak check can tell this run's objects from others.
 std::string UniqueName(std::string_view what);
 
 // UniqueSocketPath()
 //
-// A short unique path for a Unix-domain socket, e.g. "/tmp/kata-4242-8-echo".
+// A short unique path for a Unix-domain socket, e.g.
+// "/tmp/kata-4242-f0000a3c-8-echo".
 // Bazel's TEST_TMPDIR is too long for sun_path's 108 bytes.
 std::string UniqueSocketPath(std::string_view what);
 
