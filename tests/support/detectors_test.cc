@@ -361,6 +361,17 @@ TEST(Helpers, UniqueNamesCarryThePidAndDiffer) {
   EXPECT_NE(kata::UniqueSysvKey(), kata::UniqueSysvKey());
 }
 
+// Tests that unique names also carry the PID namespace: two test binaries in
+// sandboxes of their own may share a pid, never a namespace.
+TEST(Helpers, UniqueNamesCarryThePidNamespace) {
+  struct stat info {};
+  ASSERT_EQ(stat("/proc/self/ns/pid", &info), 0);
+  const std::string tag = "/kata-" + std::to_string(getpid()) + "-" +
+                          std::to_string(info.st_ino) + "-";
+  EXPECT_THAT(kata::UniqueName("x"), HasSubstr(tag));
+  EXPECT_THAT(kata::UniqueSocketPath("x"), HasSubstr(tag));
+}
+
 // Tests that SharedText written by a child is read by the parent.
 TEST(Helpers, SharedTextCrossesFork) {
   kata::SharedText text;

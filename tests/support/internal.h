@@ -123,6 +123,10 @@ struct Stage {
 const Stage* FindStage(std::string_view suite);
 std::vector<Stage> AllStages();
 
+// "kata-<runner pid>-<PID namespace inode>-": how every IPC name of this run
+// begins (names.cc), and how the leak check recognises them.
+std::string RunTag();
+
 // Raw write of a whole string to a descriptor, usable after fork and from
 // the watchdog thread.
 void WriteRaw(int fd, std::string_view text);

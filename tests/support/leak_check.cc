@@ -50,7 +50,7 @@ std::set<std::string> ListDir(const std::string& path) {
   return names;
 }
 
-std::string OurTag() { return "kata-" + std::to_string(RunnerPid()) + "-"; }
+std::string OurTag() { return RunTag(); }
 
 // Socket files: anything of type socket in TEST_TMPDIR (private to this
 // target), and this run's names in /tmp (where UniqueSocketPath puts them).
