@@ -123,6 +123,9 @@ void LostUpdates() {
   constexpr int kProcesses = 4;
   constexpr std::int64_t kEach = 250000;
   const std::int64_t expected = kProcesses * kEach;
+  Say("parent",
+      "how many updates get lost changes from run to run, and a run "
+      "that loses none proves nothing");
   for (int run = 1; run <= 3; ++run) {
     const std::int64_t got = CountWithoutLock(kProcesses, kEach);
     Say("parent", "run " + std::to_string(run) +

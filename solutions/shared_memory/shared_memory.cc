@@ -69,6 +69,15 @@ void* MapShared(int fd, std::size_t size, const std::string& name) {
   return data;
 }
 
+// Calls `call` again for as long as it fails with EINTR (a signal handler ran
+// while it was blocked), and returns its last result.
+template <typename Call>
+auto RetryOnEintr(const Call& call) {
+  auto result = call();
+  while (result < 0 && errno == EINTR) result = call();
+  return result;
+}
+
 // The CLOCK_REALTIME time `timeout` from now: sem_timedwait wants a point in
 // time, not a duration.
 timespec DeadlineAfter(std::chrono::milliseconds timeout) {
@@ -96,8 +105,8 @@ pid_t ForkOrThrow() {
 // Waits for `pid` (retrying EINTR) and returns its raw wait status.
 int Reap(pid_t pid) {
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) ThrowErrno("waitpid(" + std::to_string(pid) + ")");
+  if (RetryOnEintr([&] { return waitpid(pid, &status, 0); }) < 0) {
+    ThrowErrno("waitpid(" + std::to_string(pid) + ")");
   }
   return status;
 }
@@ -171,15 +180,16 @@ void KillAndReapRest(std::vector<Worker>& workers) {
 [[noreturn]] void FailWith(std::vector<Worker>& workers,
                            const std::string& what) {
   KillAndReapRest(workers);
-  std::string message = what;
+  std::string failed;
   for (const Worker& each : workers) {
     const bool ours = each.killed_by_us && WIFSIGNALED(each.status) &&
                       WTERMSIG(each.status) == SIGKILL;
     if (!ours && !Succeeded(each.status)) {
-      message += "; " + Describe(each.role, each.pid, each.status);
+      failed += (failed.empty() ? ": " : "; ") +
+                Describe(each.role, each.pid, each.status);
     }
   }
-  throw std::runtime_error(message);
+  throw std::runtime_error(what + failed);
 }
 
 // Reaps `worker`; if it failed, stops and reaps all the others and throws.
@@ -277,20 +287,18 @@ void SharedSemaphore::Post() {
 
 bool SharedSemaphore::WaitFor(std::chrono::milliseconds timeout) {
   if (timeout.count() <= 0) {
-    while (sem_trywait(&sem_) < 0) {
-      if (errno == EAGAIN) return false;
-      if (errno != EINTR) ThrowErrno("sem_trywait");
-    }
-    return true;
+    if (RetryOnEintr([&] { return sem_trywait(&sem_); }) == 0) return true;
+    if (errno == EAGAIN) return false;  // no token right now
+    ThrowErrno("sem_trywait");
   }
   // One deadline for the whole wait: a retry after EINTR must not start
   // the clock again.
   const timespec deadline = DeadlineAfter(timeout);
-  while (sem_timedwait(&sem_, &deadline) < 0) {
-    if (errno == ETIMEDOUT) return false;
-    if (errno != EINTR) ThrowErrno("sem_timedwait");
+  if (RetryOnEintr([&] { return sem_timedwait(&sem_, &deadline); }) == 0) {
+    return true;
   }
-  return true;
+  if (errno == ETIMEDOUT) return false;  // an expected outcome
+  ThrowErrno("sem_timedwait");
 }
 
 // ---------------------------------------------------------------- Stage 3

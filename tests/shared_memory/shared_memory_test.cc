@@ -1258,7 +1258,7 @@ TEST(Stage6DeadPeers, RunPipelineReportsADeadConsumer) {
   kata::OnDeadlock(kDeadPeer, 10s);
   kata::shm::PipelinePlan plan;
   plan.messages_per_producer = 100;
-  plan.timeout = 300ms;
+  plan.timeout = 1s;
   try {
     kata::shm::RunPipeline(kata::UniqueName("dead-consumer"), plan,
                            [](int, const Message&) { _exit(7); });
@@ -1267,8 +1267,12 @@ TEST(Stage6DeadPeers, RunPipelineReportsADeadConsumer) {
                          "check every child's exit status (waitpid) and "
                          "throw std::runtime_error for a failed one");
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("consumer 0"), std::string::npos)
-        << "the error should name the child that failed, it says: " << e.what()
+    // Normally the dead consumer is named; on a very busy machine the
+    // producer may time out first and be the one named.
+    const std::string what = e.what();
+    EXPECT_TRUE(what.find("consumer 0") != std::string::npos ||
+                what.find("producer 0") != std::string::npos)
+        << "the error should name the child that failed, it says: " << what
         << Hint("name the failed child, e.g. \"consumer 0\"");
   }
 }

@@ -123,7 +123,7 @@ struct Stage {
 const Stage* FindStage(std::string_view suite);
 std::vector<Stage> AllStages();
 
-// "kata-<runner pid>-<PID namespace inode>-": how every IPC name of this run
+// "kata-<runner pid>-<8 random hex digits>-": how every IPC name of this run
 // begins (names.cc), and how the leak check recognises them.
 std::string RunTag();
 

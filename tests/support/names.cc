@@ -1,9 +1,9 @@
-// Unique names for IPC objects: the runner's pid and PID namespace, plus a
-// counter.
-
-#include <sys/stat.h>
+// Unique names for IPC objects: the runner's pid, a number drawn at random
+// once per run, and a counter.
 
 #include <atomic>
+#include <cstdio>
+#include <random>
 #include <string>
 
 #include "tests/support/internal.h"
@@ -13,16 +13,17 @@ namespace kata::internal {
 
 // Bazel's sandbox runs every test binary in a PID namespace of its own, where
 // the runner tends to get the same small pid (12, say), while /dev/shm and
-// /tmp are shared by all of them: the pid alone would let two binaries running
-// at once pick the same names, and each one's leak check would take the
-// other's objects for its own leaks. The namespace's inode tells them apart.
+// /tmp are shared by all of them. With the pid alone, two binaries running at
+// once would pick the same names (and each one's leak check would take the
+// other's objects for its own leaks), and a binary that crashed would leave
+// names behind that the next run with that pid collides with. A random
+// number drawn once per run tells runs apart; InitRunner draws it before any
+// test forks, so that children share it.
 std::string RunTag() {
-  static const unsigned long pid_namespace = [] {
-    struct stat info {};
-    return stat("/proc/self/ns/pid", &info) == 0 ? info.st_ino : 0UL;
-  }();
-  return "kata-" + std::to_string(RunnerPid()) + "-" +
-         std::to_string(pid_namespace) + "-";
+  static const unsigned nonce = std::random_device{}();
+  char hex[16];
+  std::snprintf(hex, sizeof(hex), "%08x", nonce);
+  return "kata-" + std::to_string(RunnerPid()) + "-" + hex + "-";
 }
 
 }  // namespace kata::internal

@@ -41,6 +41,7 @@ SharedPage& Shared() {
 
 void InitRunner() {
   g_runner_pid = getpid();
+  RunTag();  // draws the run's random tag before any test forks
   Shared();
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
