@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -187,6 +189,12 @@ bool MappedHere(const std::string& name) {
 char* Bytes(const SharedMemory& segment) {
   return static_cast<char*>(segment.data());
 }
+
+// Runs learner code that creates its own segment and touches it in a child
+// process. If that code forgot ftruncate, SIGBUS ends the child (reported
+// with what it means) instead of the whole test run, and the leak check still
+// removes what the child left behind.
+void InAChild(std::function<void()> body) { kata::RunInChild(std::move(body)); }
 
 // Polls until `pid` sleeps in a futex wait (where sem_wait and sem_timedwait
 // block), or `limit` passes. Where the kernel hides wait channels, any sleep
@@ -734,10 +742,14 @@ TEST(Stage3Counter, CountWithProcessesGetsTheExactTotal) {
   kata::OnDeadlock(kLockReleased, 20s);
   const std::string name = kata::UniqueName("count");
   kata::CallCounter calls;
-  EXPECT_EQ(kata::shm::CountWithProcesses(name, 4, 25000), 100000) << Hint(
-      "each child calls AddUnderLock on the counter in the segment; "
-      "wait for all of them before reading the value");
-  kata::ExpectUsed(calls, {"fork"}, 4, "one child process per counter");
+  InAChild([&] {
+    EXPECT_EQ(kata::shm::CountWithProcesses(name, 4, 25000), 100000) << Hint(
+        "each child calls AddUnderLock on the counter in the segment; "
+        "wait for all of them before reading the value");
+  });
+  if (HasFailure()) return;  // the child has said what went wrong
+  // The test's own child (InAChild) plus one per counting process.
+  kata::ExpectUsed(calls, {"fork"}, 1 + 4, "one child process per counter");
   EXPECT_EQ(calls.Count({"pthread_create"}), 0)
       << "this kata asks for processes, not threads"
       << Hint(
@@ -1024,7 +1036,8 @@ struct Receipts {
   std::atomic<int> wrong_text{0};  // texts that do not match their id
   std::atomic<int> out_of_order{0};
   std::atomic<pid_t> consumer_pid[8];
-  std::atomic<int> runner_consumed{0};
+  std::atomic<pid_t> caller_pid{0};  // the process that called RunPipeline
+  std::atomic<int> caller_consumed{0};
 };
 
 // A Consume that records into `receipts`: every (producer, sequence) once,
@@ -1034,7 +1047,7 @@ kata::shm::Consume Recorder(Receipts& receipts, int producers,
   std::vector<int> last_seen(static_cast<std::size_t>(producers), -1);
   return [&receipts, producers, per_producer, last_seen](
              int consumer, const Message& message) mutable {
-    if (getpid() == kata::RunnerPid()) receipts.runner_consumed++;
+    if (getpid() == receipts.caller_pid) receipts.caller_consumed++;
     if (consumer >= 0 && consumer < 8) {
       receipts.consumer_pid[consumer] = getpid();
     }
@@ -1051,6 +1064,19 @@ kata::shm::Consume Recorder(Receipts& receipts, int producers,
     }
     receipts.times[message.producer * per_producer + message.sequence]++;
   };
+}
+
+// Calls RunPipeline in a child process (see InAChild), with a Recorder
+// consume that knows that child as the caller.
+void RunPipelineInAChild(const std::string& name,
+                         const kata::shm::PipelinePlan& plan,
+                         Receipts& receipts) {
+  InAChild([&] {
+    receipts.caller_pid = getpid();
+    kata::shm::RunPipeline(name, plan,
+                           Recorder(receipts, plan.producers,
+                                    std::max(plan.messages_per_producer, 1)));
+  });
 }
 
 // Checks that each of the producers * per_producer messages was consumed
@@ -1081,7 +1107,7 @@ void ExpectEachExactlyOnce(const Receipts& receipts, int producers,
       << Hint(kPublishBeforeWrite);
   EXPECT_EQ(receipts.out_of_order.load(), 0)
       << "a consumer saw a producer's messages out of order" << Hint(kWrap);
-  EXPECT_EQ(receipts.runner_consumed.load(), 0)
+  EXPECT_EQ(receipts.caller_consumed.load(), 0)
       << "messages were consumed in the calling process"
       << Hint("consume() runs in the consumer child processes");
 }
@@ -1092,8 +1118,8 @@ TEST(Stage5ManyToMany, OneProducerOneConsumer) {
   TestShared<Receipts> receipts;
   kata::shm::PipelinePlan plan;
   plan.messages_per_producer = 2000;
-  kata::shm::RunPipeline(kata::UniqueName("one-one"), plan,
-                         Recorder(*receipts, 1, 2000));
+  RunPipelineInAChild(kata::UniqueName("one-one"), plan, *receipts);
+  if (HasFailure()) return;  // the child has said what went wrong
   ExpectEachExactlyOnce(*receipts, 1, 2000);
 }
 
@@ -1110,9 +1136,11 @@ TEST(Stage5ManyToMany, HundredThousandMessagesFourByFour) {
   plan.messages_per_producer = kEach;
   plan.timeout = 20s;
   const std::string name = kata::UniqueName("four-four");
-  kata::shm::RunPipeline(name, plan, Recorder(*receipts, kProducers, kEach));
+  RunPipelineInAChild(name, plan, *receipts);
+  if (HasFailure()) return;  // the child has said what went wrong
   ExpectEachExactlyOnce(*receipts, kProducers, kEach);
-  kata::ExpectUsed(calls, {"fork"}, kProducers + kConsumers,
+  // The test's own child (InAChild) plus one per producer and consumer.
+  kata::ExpectUsed(calls, {"fork"}, 1 + kProducers + kConsumers,
                    "one child process per producer and per consumer");
   EXPECT_EQ(calls.Count({"pthread_create"}), 0)
       << "this kata asks for processes, not threads"
@@ -1129,8 +1157,8 @@ TEST(Stage5ManyToMany, EveryConsumerIsAProcessOfItsOwn) {
   plan.producers = 2;
   plan.consumers = 3;
   plan.messages_per_producer = 500;
-  kata::shm::RunPipeline(kata::UniqueName("pids"), plan,
-                         Recorder(*receipts, 2, 500));
+  RunPipelineInAChild(kata::UniqueName("pids"), plan, *receipts);
+  if (HasFailure()) return;  // the child has said what went wrong
   std::set<pid_t> pids;
   int seen = 0;
   for (int c = 0; c < 3; ++c) {
@@ -1138,7 +1166,7 @@ TEST(Stage5ManyToMany, EveryConsumerIsAProcessOfItsOwn) {
     if (pid == 0) continue;  // this consumer happened to get no message
     ++seen;
     pids.insert(pid);
-    EXPECT_NE(pid, kata::RunnerPid())
+    EXPECT_NE(pid, receipts->caller_pid.load())
         << Hint("every consumer is a forked child process");
   }
   EXPECT_GE(seen, 1);
@@ -1155,8 +1183,8 @@ TEST(Stage5ManyToMany, NoMessagesStillEndsEveryConsumer) {
   plan.producers = 2;
   plan.consumers = 3;
   plan.messages_per_producer = 0;
-  kata::shm::RunPipeline(kata::UniqueName("empty"), plan,
-                         Recorder(*receipts, 2, 1));
+  RunPipelineInAChild(kata::UniqueName("empty"), plan, *receipts);
+  if (HasFailure()) return;  // the child has said what went wrong
   ExpectEachExactlyOnce(*receipts, 2, 0);
 }
 
@@ -1259,22 +1287,24 @@ TEST(Stage6DeadPeers, RunPipelineReportsADeadConsumer) {
   kata::shm::PipelinePlan plan;
   plan.messages_per_producer = 100;
   plan.timeout = 1s;
-  try {
-    kata::shm::RunPipeline(kata::UniqueName("dead-consumer"), plan,
-                           [](int, const Message&) { _exit(7); });
-    ADD_FAILURE() << "RunPipeline returned although its consumer died"
-                  << Hint(
-                         "check every child's exit status (waitpid) and "
-                         "throw std::runtime_error for a failed one");
-  } catch (const std::runtime_error& e) {
-    // Normally the dead consumer is named; on a very busy machine the
-    // producer may time out first and be the one named.
-    const std::string what = e.what();
-    EXPECT_TRUE(what.find("consumer 0") != std::string::npos ||
-                what.find("producer 0") != std::string::npos)
-        << "the error should name the child that failed, it says: " << what
-        << Hint("name the failed child, e.g. \"consumer 0\"");
-  }
+  InAChild([&] {
+    try {
+      kata::shm::RunPipeline(kata::UniqueName("dead-consumer"), plan,
+                             [](int, const Message&) { _exit(7); });
+      ADD_FAILURE() << "RunPipeline returned although its consumer died"
+                    << Hint(
+                           "check every child's exit status (waitpid) and "
+                           "throw std::runtime_error for a failed one");
+    } catch (const std::runtime_error& e) {
+      // Normally the dead consumer is named; on a very busy machine the
+      // producer may time out first and be the one named.
+      const std::string what = e.what();
+      EXPECT_TRUE(what.find("consumer 0") != std::string::npos ||
+                  what.find("producer 0") != std::string::npos)
+          << "the error should name the child that failed, it says: " << what
+          << Hint("name the failed child, e.g. \"consumer 0\"");
+    }
+  });
 }
 
 // Tests that RunPipeline reports a consumer whose consume() threw.
@@ -1285,15 +1315,17 @@ TEST(Stage6DeadPeers, RunPipelineReportsAThrowingConsumer) {
   plan.consumers = 2;
   plan.messages_per_producer = 100;
   plan.timeout = 300ms;
-  EXPECT_THROW(kata::shm::RunPipeline(kata::UniqueName("throwing"), plan,
-                                      [](int, const Message& message) {
-                                        if (message.sequence == 50)
-                                          throw std::runtime_error("no");
-                                      }),
-               std::runtime_error)
-      << Hint(
-             "catch exceptions in the child and end it with a non-zero "
-             "_exit code; the parent turns that into std::runtime_error");
+  InAChild([&] {
+    EXPECT_THROW(kata::shm::RunPipeline(kata::UniqueName("throwing"), plan,
+                                        [](int, const Message& message) {
+                                          if (message.sequence == 50)
+                                            throw std::runtime_error("no");
+                                        }),
+                 std::runtime_error)
+        << Hint(
+               "catch exceptions in the child and end it with a non-zero "
+               "_exit code; the parent turns that into std::runtime_error");
+  });
 }
 
 }  // namespace
