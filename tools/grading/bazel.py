@@ -12,9 +12,11 @@ as an unprivileged user (`nobody` by default): root inside the sandbox could
 remount its read-only views and is exempt from RLIMIT_NPROC.
 """
 
+import glob
 import json
 import os
 import pwd
+import signal
 import subprocess
 
 BAZEL = os.environ.get("GRADER_BAZEL", "/usr/bin/bazel-4")
@@ -121,7 +123,10 @@ class Bazel:
                                     errors="replace", timeout=timeout)
             return result.returncode, result.stdout
         except subprocess.TimeoutExpired as expired:
-            return 124, (expired.stdout or "") + "\n(grader: Bazel timed out)"
+            partial = expired.stdout or ""
+            if isinstance(partial, bytes):
+                partial = partial.decode("utf-8", "replace")
+            return 124, partial + "\n(grader: Bazel timed out)"
 
     def build_flags(self, blocked):
         flags = list(BUILD_FLAGS)
@@ -129,6 +134,22 @@ class Bazel:
         flags += [f"--sandbox_block_path={path}" for path in blocked
                   if os.path.exists(path)]
         return flags
+
+    def kill_server(self):
+        """Ends this slot's Bazel server (and its actions) the hard way."""
+        pattern = os.path.join(self.state, "root", "*", "server",
+                               "server.pid.txt")
+        for path in glob.glob(pattern):
+            with open(path) as f:
+                pid = int(f.read().strip() or 0)
+            if pid <= 0:
+                continue
+            for kill in (lambda: os.killpg(os.getpgid(pid), signal.SIGKILL),
+                         lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    kill()
+                except OSError:
+                    pass
 
     def shutdown(self):
         self.run("shutdown", [], timeout=120)

@@ -311,21 +311,40 @@ class Slot:
             for line, warning, text in subs.scan(source):
                 result["warnings"].append(
                     f"{repository_path}:{line}: {warning}: {text}")
+        # Build first, under its own time limit: a submission that makes the
+        # compiler run away (a huge template, #include "/dev/zero") costs
+        # that limit, then its Bazel server is killed.
+        blocked = self.runner.build_flags(g.blocked(self.name))
+        bep = os.path.join(self.runner.state, "bep-build.json")
+        if os.path.exists(bep):
+            os.unlink(bep)
+        code, build_output = self.runner.run(
+            "build", blocked + ["--keep_going",
+                                f"--build_event_json_file={bep}", "--"] +
+            self.targets(), timeout=g.s.build_seconds)
+        if code == 124:
+            self.runner.kill_server()
+        _, built = bazel_lib.read_bep(bep)
+        ready = [t for t in self.targets() if built.get(t)]
         run_id = secrets.token_hex(16)
-        bep = os.path.join(self.runner.state, "bep.json")
+        bep = os.path.join(self.runner.state, "bep-test.json")
         if os.path.exists(bep):
             os.unlink(bep)
         topic_limit = max(points_lib.time_limit(g.manifest, t)
                           for t in g.topics)
-        flags = self.runner.build_flags(g.blocked(self.name)) + TEST_EXTRA(
-            g, run_id, bep, topic_limit)
-        bazel_timeout = (topic_limit + 60) * len(g.topics) + 600
-        code, output = self.runner.run("test", flags + ["--"] +
-                                       self.targets(), timeout=bazel_timeout)
-        tests, built = bazel_lib.read_bep(bep)
+        tests = {}
+        if ready:
+            flags = blocked + TEST_EXTRA(g, run_id, bep, topic_limit)
+            bazel_timeout = (topic_limit + 60) * len(ready) + 300
+            code, _ = self.runner.run("test", flags + ["--"] + ready,
+                                      timeout=bazel_timeout)
+            if code == 124:
+                self.runner.kill_server()
+            tests, _ = bazel_lib.read_bep(bep)
         for topic in g.topics:
             result["topics"][topic] = self.score_topic(
-                topic, tests, built, output, run_id)
+                topic, tests, build_output, run_id,
+                timed_out=code == 124 and not ready)
         result["score"] = sum(t["score"] for t in result["topics"].values())
         result["max"] = sum(t["max"] for t in result["topics"].values())
         shutil.rmtree(unpacked, ignore_errors=True)
@@ -336,7 +355,7 @@ class Slot:
         result["slot"] = self.name
         return result
 
-    def score_topic(self, topic, tests, built, output, run_id):
+    def score_topic(self, topic, tests, output, run_id, timed_out=False):
         g = self.g
         label = f"//exercises/{topic}:{topic}_test"
         expected = g.expected[topic]
@@ -350,6 +369,9 @@ class Slot:
         if bazel_result is None:
             entry["status"] = "build failed"
             entry["build_log"] = build_excerpt(output, topic, self.workspace)
+            if timed_out:
+                entry["build_log"] += (f"\n(grader: the build did not finish "
+                                       f"within {g.s.build_seconds:.0f} s)")
             reason = "the exercise did not build (see the build log)"
         else:
             reason = None

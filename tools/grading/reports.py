@@ -185,17 +185,25 @@ def classroom_result(r, topics):
         e = r["topics"].get(t)
         if not e:
             continue
-        for c in e["cases"]:
+        # The reporter adds the tests' scores: round each to cents and put
+        # the rounding difference on one passing case, so they add up exactly.
+        shares = [round(c["points"], 2) for c in e["cases"]]
+        passing = [i for i, c in enumerate(e["cases"])
+                   if c["verdict"] == "passed"]
+        if passing:
+            shares[passing[0]] = round(shares[passing[0]] + round(
+                e["score"], 2) - sum(shares), 2)
+        for c, share in zip(e["cases"], shares):
             tests.append({"name": f"{t}: {c['name']}",
                           "status": "pass" if c["verdict"] == "passed"
-                          else "fail", "score": c["points"],
+                          else "fail", "score": share,
                           "message": (c["message"] or "")[:1000],
                           "test_code": f"tools/grade ({t})", "filename": "",
                           "line_no": 0, "duration": 0})
     status = "error" if r.get("error") else (
         "pass" if tests and all(t["status"] == "pass" for t in tests)
         else "fail")
-    return {"version": 1, "status": status, "max_score": r["max"],
+    return {"version": 1, "status": status, "max_score": round(r["max"], 2),
             "tests": tests}
 
 

@@ -240,14 +240,14 @@ def judge(run, expected, options):
         return False, {}, ("wrote its own test report to $XML_OUTPUT_FILE: "
                            "results forged, not counted")
     status = run.status
+    watchdog = "DEADLOCK?" in run.output
+    if watchdog and (status == 124 or status < 0 or status > 128):
+        cause = re.search(r"^likely cause: .*$", run.output, re.M)
+        return False, {}, ("stopped by the kata watchdog (a deadlock or a "
+                           "hang)" + (f"; {cause.group(0)}" if cause else ""))
     if status < 0 or status > 128:
         number = -status if status < 0 else status - 128
-        watchdog = "DEADLOCK?" in run.output
-        return False, {}, ("stopped by the kata watchdog (a deadlock or a "
-                           "hang)" if watchdog else
-                           f"crashed: killed by {signal_name(number)}")
-    if status == 124 and "DEADLOCK?" in run.output:
-        return False, {}, "stopped by the kata watchdog (a deadlock or a hang)"
+        return False, {}, f"crashed: killed by {signal_name(number)}"
     if run.marker_left:
         return False, {}, (f"the test binary ended (exit code {status}) "
                            "before GoogleTest finished")
