@@ -126,21 +126,25 @@ def count_processes():
 class Run:
     """One execution of the test binary (the suite or one case)."""
 
-    def __init__(self, status, output, elapsed, killed_for, xml_path, marker,
+    def __init__(self, status, output, elapsed, killed_for, report, marker,
                  decoy_touched):
         self.status = status          # exit status as the shell reports it
         self.output = output          # captured, capped text
         self.elapsed = elapsed
         self.killed_for = killed_for  # None, "time", "processes"
-        self.xml_path = xml_path
+        self.report = report          # GoogleTest's XML, as read
         self.marker_left = os.path.lexists(marker)
         self.decoy_touched = decoy_touched
 
 
 def execute(options, prefix, command, extra_args, limit, scratch, index, env,
             decoy):
-    xml_path = os.path.join(scratch, f"run{index}.xml")
-    marker = os.path.join(scratch, f"run{index}.premature")
+    # GoogleTest writes its report into a pipe this wrapper reads, never into
+    # a file: no earlier run can leave a forged report behind, and listing
+    # $TEST_TMPDIR finds nothing to overwrite.
+    folder = tempfile.mkdtemp(prefix=f"run{index}-", dir=scratch)
+    marker = os.path.join(folder, "premature-exit")
+    report_read, report_write = os.pipe()
     child_env = dict(env)
     child_env["TEST_PREMATURE_EXIT_FILE"] = marker
     limits = [
@@ -152,22 +156,28 @@ def execute(options, prefix, command, extra_args, limit, scratch, index, env,
     # command after it keeps sh from exec'ing the binary in its place.
     argv = (prefix + limits +
             ["/bin/sh", "-c", '"$@"; exit $?', "sh", command[0],
-             f"--gtest_output=xml:{xml_path}"] + command[1:] + extra_args)
+             f"--gtest_output=xml:/proc/self/fd/{report_write}"] +
+            command[1:] + extra_args)
     baseline = count_processes()
     start = time.monotonic()
     child = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             env=child_env, start_new_session=True)
+                             env=child_env, start_new_session=True,
+                             pass_fds=(report_write,))
+    os.close(report_write)
     output = Output(int(options["max_log_kb"]) << 10)
+    report = bytearray()
+    streams = [child.stdout.fileno(), report_read]
     killed_for = None
-    fd = child.stdout.fileno()
-    open_stream = True
-    while open_stream:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
+    while streams:
+        ready, _, _ = select.select(streams, [], [], 0.1)
+        for fd in ready:
             data = os.read(fd, 1 << 16)
             if not data:
-                open_stream = False
+                streams.remove(fd)
+            elif fd == report_read:
+                if len(report) <= MAX_XML_BYTES:
+                    report += data
             else:
                 output.add(data)
         if killed_for is None:
@@ -180,27 +190,24 @@ def execute(options, prefix, command, extra_args, limit, scratch, index, env,
                 # and the kernel then kills every process in the namespace.
                 os.killpg(child.pid, signal.SIGKILL)
     child.stdout.close()
+    os.close(report_read)
     status = child.wait()
     elapsed = time.monotonic() - start
     decoy_touched = os.path.lexists(decoy)
     if decoy_touched:
         os.unlink(decoy)
-    return Run(status, output.text(), elapsed, killed_for, xml_path, marker,
-               decoy_touched)
+    return Run(status, output.text(), elapsed, killed_for, bytes(report),
+               marker, decoy_touched)
 
 
-def read_gtest_xml(path):
-    """{case name: [failure texts]} and the list of names in file order."""
-    try:
-        info = os.lstat(path)
-    except OSError:
+def read_gtest_xml(report):
+    """[(case name, [failure texts])] in report order, or (None, why)."""
+    if not report:
         return None, "GoogleTest wrote no report"
-    if not os.path.isfile(path) or os.path.islink(path):
-        return None, "the report is not a regular file"
-    if info.st_size > MAX_XML_BYTES:
+    if len(report) > MAX_XML_BYTES:
         return None, "the report is larger than the grader accepts"
     try:
-        root = ElementTree.parse(path).getroot()
+        root = ElementTree.fromstring(report)
     except ElementTree.ParseError as error:
         return None, f"the report is not valid XML ({error})"
     if root.tag != "testsuites" or root.get("name") != "AllTests":
@@ -251,7 +258,7 @@ def judge(run, expected, options):
     if run.marker_left:
         return False, {}, (f"the test binary ended (exit code {status}) "
                            "before GoogleTest finished")
-    cases, problem = read_gtest_xml(run.xml_path)
+    cases, problem = read_gtest_xml(run.report)
     if cases is None:
         return False, {}, (f"the test binary exited with code {status} "
                            f"and {problem}")
