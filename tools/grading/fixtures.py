@@ -158,6 +158,27 @@ def make(root, name, context):
             'FILE")) std::remove(marker);\n  std::fflush(stdout);\n'
             '  _exit(0);')
         return {"exercises/pipe/pipe.cc": probe_stub(root, body)}
+    if name == "forge_in_tmpdir":
+        # A forger that knows the grader's wrapper: before main(), drop a
+        # GoogleTest report with every case passed into every folder under
+        # $TEST_TMPDIR (where a report file would be), remove the marker and
+        # leave quietly.
+        forged = c_string(forged_report(root))
+        return {"exercises/pipe/pipe.cc": after_includes(stub_text, (
+            "#include <filesystem>\nnamespace {\nstruct Forger {\n"
+            "  Forger() {\n"
+            '    const char* tmp = std::getenv("TEST_TMPDIR");\n'
+            "    if (!tmp) return;\n    std::error_code ignored;\n"
+            "    for (const auto& entry : std::filesystem::"
+            "recursive_directory_iterator(tmp, ignored)) {\n"
+            "      if (!entry.is_directory()) continue;\n"
+            '      std::ofstream(entry.path() / "report.xml") << '
+            f"{forged};\n"
+            '      std::ofstream(entry.path() / "test.xml") << '
+            f"{forged};\n    }}\n"
+            '    if (const char* m = std::getenv("TEST_PREMATURE_EXIT_FILE"))'
+            " std::remove(m);\n    _exit(0);\n  }\n} forger;\n"
+            "}  // namespace\n"))}
     if name == "own_main":
         files = solution(root)
         files["exercises/pipe/pipe.cc"] += (
@@ -256,6 +277,8 @@ FIXTURES = {
     "marker_deleted": ("folder", "marker removed + _exit(0) in WriteRecord: "
                        "only Stage7 lost"),
     "fake_xml": ("folder", "forged $XML_OUTPUT_FILE: zero, tampering noted"),
+    "forge_in_tmpdir": ("folder", "forged reports in every folder of "
+                        "$TEST_TMPDIR, marker removed, _exit(0): zero"),
     "own_main": ("folder", "its own main(): does not link, zero"),
     "redefine_expect": ("folder", "header redefining EXPECT_EQ: ignored"),
     "child_returns": ("tar.gz", "child returns into the runner: caught"),

@@ -178,6 +178,11 @@ def check_class(checks, data, listener, work, out):
                   f"forged $XML_OUTPUT_FILE: {fake['score']:g}, status "
                   f"{fake['status']}, {len(flagged)} line(s) flagged for the "
                   "instructor")
+    forger = by_name["forge_in_tmpdir"]["topics"]["pipe"]
+    checks.report(forger["score"] == 0 and forger["passed"] == 0,
+                  "forge_in_tmpdir", "reports dropped in every folder of "
+                  f"$TEST_TMPDIR before main(): {forger['score']:g}, "
+                  f"{forger['mode']} run")
     own = by_name["own_main"]["topics"]["pipe"]
     checks.report(own["score"] == 0 and own["status"] == "build failed" and
                   "main" in own["build_log"], "own_main",
