@@ -17,6 +17,7 @@ import json
 import os
 import pwd
 import signal
+import stat
 import subprocess
 
 BAZEL = os.environ.get("GRADER_BAZEL", "/usr/bin/bazel-4")
@@ -77,6 +78,26 @@ class User:
                 os.lchown(os.path.join(folder, name), self.entry.pw_uid,
                           self.entry.pw_gid)
 
+    def can_reach(self, path):
+        """Whether this user can see `path` at all (every folder above it
+        searchable). Bazel refuses to block a path its user cannot see."""
+        if self.entry is None:
+            return os.path.exists(path)
+        uid, gid = self.entry.pw_uid, self.entry.pw_gid
+        folder = os.path.dirname(os.path.abspath(path))
+        while True:
+            try:
+                info = os.stat(folder)
+            except OSError:
+                return False
+            bit = (stat.S_IXUSR if info.st_uid == uid else
+                   stat.S_IXGRP if info.st_gid == gid else stat.S_IXOTH)
+            if not info.st_mode & bit:
+                return False
+            if folder == "/":
+                return os.path.exists(path)
+            folder = os.path.dirname(folder)
+
     def can_read(self, path):
         if self.entry is None:
             return os.access(path, os.R_OK | os.X_OK)
@@ -132,7 +153,7 @@ class Bazel:
         flags = list(BUILD_FLAGS)
         flags.append(f"--disk_cache={self.disk_cache}")
         flags += [f"--sandbox_block_path={path}" for path in blocked
-                  if os.path.exists(path)]
+                  if self.user.can_reach(path)]
         return flags
 
     def kill_server(self):

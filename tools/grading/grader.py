@@ -334,7 +334,7 @@ class Slot:
                           for t in g.topics)
         tests = {}
         if ready:
-            flags = blocked + TEST_EXTRA(g, run_id, bep, topic_limit)
+            flags = blocked + test_flags(g, run_id, bep, topic_limit)
             bazel_timeout = (topic_limit + 60) * len(ready) + 300
             code, _ = self.runner.run("test", flags + ["--"] + ready,
                                       timeout=bazel_timeout)
@@ -406,7 +406,7 @@ class Slot:
         return entry
 
 
-def TEST_EXTRA(grader, run_id, bep, topic_limit):
+def test_flags(grader, run_id, bep, topic_limit):
     """Flags of the graded `bazel test` run (beyond the build flags)."""
     return bazel_lib.TEST_FLAGS + [
         f"--test_timeout={int(topic_limit + 60)}",
