@@ -96,6 +96,12 @@ class Grader:
 
     # ------------------------------------------------------------ set-up
     def prepare_folders(self):
+        for path in (self.work, self.cache):
+            if under_private_tmp(path):
+                raise SystemExit(
+                    f"grade: {path} is under /tmp or /dev/shm, which the "
+                    "sandbox replaces with an empty folder; put --out, --work "
+                    "and --cache elsewhere (e.g. under /var/tmp)")
         for sub in ("grader", "unpacked"):
             os.makedirs(os.path.join(self.work, sub), exist_ok=True)
         os.makedirs(self.cache, exist_ok=True)
@@ -126,7 +132,9 @@ class Grader:
         for name in os.listdir(self.work):
             if name.startswith("slot-") and name != own:
                 paths.append(os.path.join(self.work, name))
-        return [p for p in paths if os.path.exists(p)]
+        # /tmp and /dev/shm are empty inside the sandbox already.
+        return [p for p in paths if os.path.exists(p) and
+                not under_private_tmp(p)]
 
     def build_reference(self):
         """Builds the solutions' test binaries and lists their test cases."""
@@ -242,6 +250,13 @@ class Grader:
             for slot in made:
                 slot.runner.shutdown()
         return results
+
+
+def under_private_tmp(path):
+    """Whether `path` lies where the sandbox mounts a fresh tmpfs."""
+    real = os.path.realpath(path)
+    return any(real == top or real.startswith(top + os.sep)
+               for top in ("/tmp", "/dev/shm"))
 
 
 def parse_test_list(text):
