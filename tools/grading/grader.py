@@ -151,6 +151,7 @@ class Grader:
                  f"({', '.join(self.topics)})")
         code, output = runner.run("build", flags + ["--"] + targets)
         if code != 0:
+            runner.shutdown()
             raise SystemExit("grade: the reference solutions do not build:\n"
                              + output[-4000:])
         code, bin_dir = runner.run("info", flags + ["bazel-bin"])
@@ -163,6 +164,7 @@ class Grader:
                 env={"PATH": "/usr/bin:/bin"})
             cases = parse_test_list(listing.stdout)
             if not cases:
+                runner.shutdown()
                 raise SystemExit(f"grade: {binary} lists no test cases")
             self.expected[topic] = cases
         labels = {f"//exercises/{t}:{t}_test": self.expected[t]
