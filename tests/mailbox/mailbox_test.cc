@@ -50,6 +50,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using kata::Hint;
+using kata::InterruptingSignal;
+using kata::InterruptRunnerWhenBlocked;
 using kata::mailbox::Buffering;
 using kata::mailbox::Inbox;
 using kata::mailbox::Letter;
@@ -320,33 +322,6 @@ kata::Child StartPeer(const std::string& name, Gate& ready,
     ready.Notify();
     body(inbox);
   });
-}
-
-// Installs a handler for `signal` WITHOUT SA_RESTART for the object's
-// lifetime, so that a blocked call fails with EINTR when the signal comes.
-class InterruptingSignal {
- public:
-  explicit InterruptingSignal(int signal) : signal_(signal) {
-    struct sigaction action {};
-    action.sa_handler = [](int) {};
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;
-    sigaction(signal_, &action, &old_);
-  }
-  ~InterruptingSignal() { sigaction(signal_, &old_, nullptr); }
-
- private:
-  int signal_;
-  struct sigaction old_ {};
-};
-
-// Called in a child: once the test runner is blocked in a system call, sends
-// it `signal` and gives the interrupted call time to fail with EINTR.
-void InterruptRunnerWhenBlocked(int signal) {
-  ASSERT_TRUE(kata::WaitUntilBlocked(kata::RunnerPid()))
-      << "the test runner never blocked";
-  kill(kata::RunnerPid(), signal);
-  std::this_thread::sleep_for(50ms);
 }
 
 // Runs `call`, expecting std::system_error with `error` whose what() names

@@ -116,38 +116,6 @@ bool QueueExists(int id) {
   return msgctl(id, IPC_STAT, &info) == 0;
 }
 
-// Whether `pid` sleeps in a system call (false once it has ended).
-bool BlockedOrGone(pid_t pid, std::chrono::milliseconds limit = 2s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    const char state = kata::ProcessState(pid);
-    if (state == 'S') return true;
-    if (state == 'Z' || state == '?') return false;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
-// A handler for `signal`, with `flags` (e.g. SA_RESTART), for the test's
-// lifetime.
-class Handler {
- public:
-  Handler(int signal, int flags) : signal_(signal) {
-    struct sigaction action {};
-    action.sa_handler = [](int) {};
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = flags;
-    sigaction(signal_, &action, &old_);
-  }
-  Handler(const Handler&) = delete;
-  Handler& operator=(const Handler&) = delete;
-  ~Handler() { sigaction(signal_, &old_, nullptr); }
-
- private:
-  int signal_;
-  struct sigaction old_ {};
-};
-
 // A POSIX queue made by the test, closed and unlinked when the test ends.
 class PosixQueue {
  public:
@@ -425,7 +393,7 @@ TEST(SysvFacts, RemovalWakesABlockedReceiverWithEidrm) {
     ssize_t n = msgrcv(id, &buffer, sizeof(buffer.text), 0, 0);
     seen.Store(n < 0 ? std::strerror(errno) : "a message");
   });
-  ASSERT_TRUE(BlockedOrGone(receiver.pid()));
+  ASSERT_TRUE(kata::WaitUntilBlocked(receiver.pid()));
   ASSERT_EQ(msgctl(id, IPC_RMID, nullptr), 0);
   receiver.Join();
   EXPECT_EQ(seen.Load(), std::strerror(EIDRM));
@@ -435,10 +403,11 @@ TEST(SysvFacts, RemovalWakesABlockedReceiverWithEidrm) {
 // interrupted by a signal handler, regardless of the use of SA_RESTART"...
 TEST(SysvFacts, SignalInterruptsMsgrcvEvenWithSaRestart) {
   kata::OnDeadlock("msgrcv was restarted after the signal");
-  Handler handler(SIGUSR1, SA_RESTART);
+  kata::InterruptingSignal handler(SIGUSR1, SA_RESTART);
   Queue queue;
   kata::Child interrupter([] {
-    if (BlockedOrGone(kata::RunnerPid())) kill(kata::RunnerPid(), SIGUSR1);
+    if (kata::WaitUntilBlocked(kata::RunnerPid()))
+      kill(kata::RunnerPid(), SIGUSR1);
   });
   Buffer buffer;
   const ssize_t n = msgrcv(queue.id(), &buffer, sizeof(buffer.text), 0, 0);
@@ -451,12 +420,13 @@ TEST(SysvFacts, SignalInterruptsMsgrcvEvenWithSaRestart) {
 // ...whereas a read() from a pipe, under the same handler, is restarted.
 TEST(SysvFacts, PipeReadIsRestartedUnderTheSameHandler) {
   kata::OnDeadlock("read() was not restarted after the signal");
-  Handler handler(SIGUSR1, SA_RESTART);
+  kata::InterruptingSignal handler(SIGUSR1, SA_RESTART);
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
   kata::Child writer([&] {
     close(fds[0]);
-    if (BlockedOrGone(kata::RunnerPid())) kill(kata::RunnerPid(), SIGUSR1);
+    if (kata::WaitUntilBlocked(kata::RunnerPid()))
+      kill(kata::RunnerPid(), SIGUSR1);
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(write(fds[1], "x", 1), 1);
   });
@@ -761,11 +731,12 @@ TEST(PosixFacts, DescriptorIsPollableOnLinux) {
 // EINTR and simply gets the message sent after the signal.
 TEST(PosixFacts, ReceiveIsRestartedUnderSaRestart) {
   kata::OnDeadlock("mq_receive waits for the message sent after the signal");
-  Handler handler(SIGUSR1, SA_RESTART);
+  kata::InterruptingSignal handler(SIGUSR1, SA_RESTART);
   PosixQueue queue(2, 16);
   const mqd_t descriptor = queue.get();
   kata::Child sender([descriptor] {
-    if (BlockedOrGone(kata::RunnerPid())) kill(kata::RunnerPid(), SIGUSR1);
+    if (kata::WaitUntilBlocked(kata::RunnerPid()))
+      kill(kata::RunnerPid(), SIGUSR1);
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(mq_send(descriptor, "after", 5, 0), 0);
   });

@@ -92,6 +92,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using kata::Hint;
+using kata::InterruptingSignal;
+using kata::InterruptRunnerWhenBlocked;
 using kata::message_queue::Any;
 using kata::message_queue::Exactly;
 using kata::message_queue::kRequestType;
@@ -284,47 +286,6 @@ std::string RequestText(long client_id, std::string_view body) {
   std::memcpy(text.data(), &client_id, sizeof(long));
   text.append(body);
   return text;
-}
-
-// Whether `pid` sleeps in a system call; false as soon as it has ended (so a
-// child that failed early costs no waiting).
-bool BlockedOrGone(pid_t pid, std::chrono::milliseconds limit = 2s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    const char state = kata::ProcessState(pid);
-    if (state == 'S') return true;
-    if (state == 'Z' || state == '?') return false;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
-// Installs a handler for `signal` for the test's lifetime, so a blocked call
-// fails with EINTR when the signal comes. `flags` may include SA_RESTART.
-class InterruptingSignal {
- public:
-  InterruptingSignal(int signal, int flags) : signal_(signal) {
-    struct sigaction action {};
-    action.sa_handler = [](int) {};
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = flags;
-    sigaction(signal_, &action, &old_);
-  }
-  InterruptingSignal(const InterruptingSignal&) = delete;
-  InterruptingSignal& operator=(const InterruptingSignal&) = delete;
-  ~InterruptingSignal() { sigaction(signal_, &old_, nullptr); }
-
- private:
-  int signal_;
-  struct sigaction old_ {};
-};
-
-// In a child: waits until the test runner is blocked in a system call, then
-// sends it `signal` and gives the interrupted call time to return.
-void InterruptRunnerWhenBlocked(int signal) {
-  if (!BlockedOrGone(kata::RunnerPid())) return;
-  kill(kata::RunnerPid(), signal);
-  std::this_thread::sleep_for(50ms);
 }
 
 // Runs `call`, expecting std::system_error with one of `errors` whose what()
@@ -703,7 +664,7 @@ TEST(Stage2TypedMessages, ReceiveWaitsForAMessage) {
   SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
   const int id = queue.id();
   kata::Child sender([id] {
-    BlockedOrGone(kata::RunnerPid());
+    kata::WaitUntilBlocked(kata::RunnerPid());
     RawSend(id, 9, "worth the wait");
   });
   EXPECT_EQ(queue.Receive(), (Message{9, "worth the wait"}))
@@ -820,7 +781,7 @@ TEST(Stage3SelectByType, ReceiveWaitsForTheWantedType) {
     const Message message = queue.Receive(Exactly(5));
     got.Store(std::to_string(message.type) + ":" + message.text);
   });
-  if (BlockedOrGone(receiver.pid())) {
+  if (kata::WaitUntilBlocked(receiver.pid())) {
     ASSERT_TRUE(RawSend(queue.id(), 4, "not for you"));
     std::this_thread::sleep_for(20ms);  // a wrong receiver would take it now
     ASSERT_TRUE(RawSend(queue.id(), 5, "yours"));
@@ -888,7 +849,7 @@ TEST(Stage4WaitingAndNotWaiting, SendWaitsForRoom) {
   std::size_t full = 0;
   while (RawSend(id, 1, kilobyte, IPC_NOWAIT)) ++full;
   kata::Child receiver([id] {
-    if (BlockedOrGone(kata::RunnerPid())) RawTake(id, 0);
+    if (kata::WaitUntilBlocked(kata::RunnerPid())) RawTake(id, 0);
   });
   queue.Send(2, kilobyte);
   receiver.Join();
@@ -968,7 +929,7 @@ TEST(Stage4WaitingAndNotWaiting, RemovalWakesABlockedReceiver) {
                       std::errc::identifier_removed, "msgrcv",
                       Hint(kEidrmIsFinal));
   });
-  if (BlockedOrGone(receiver.pid())) queue.Remove();
+  if (kata::WaitUntilBlocked(receiver.pid())) queue.Remove();
   receiver.Join();
 }
 
@@ -1459,7 +1420,7 @@ TEST(Stage8PosixMessages, ReceiveForWaitsForALateMessage) {
   const std::string name = kata::UniqueName("late");
   PosixQueue queue = PosixQueue::Create(name, {2, 16});
   kata::Child sender([&] {
-    BlockedOrGone(kata::RunnerPid());
+    kata::WaitUntilBlocked(kata::RunnerPid());
     RawMqSend(queue.descriptor(), "late", 2);
   });
   EXPECT_EQ(queue.ReceiveFor(4s), (PosixMessage{2, "late"}))

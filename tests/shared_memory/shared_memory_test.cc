@@ -45,6 +45,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using kata::Hint;
+using kata::InterruptingSignal;
 using kata::shm::kEndOfStream;
 using kata::shm::MakeMessage;
 using kata::shm::Message;
@@ -216,24 +217,6 @@ bool WaitUntilAsleepOnFutex(pid_t pid,
   }
   return false;
 }
-
-// Installs a handler for `signal` WITHOUT SA_RESTART for the test's lifetime,
-// so a blocked sem_timedwait fails with EINTR when the signal comes.
-class InterruptingSignal {
- public:
-  explicit InterruptingSignal(int signal) : signal_(signal) {
-    struct sigaction action {};
-    action.sa_handler = [](int) {};
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;
-    sigaction(signal_, &action, &old_);
-  }
-  ~InterruptingSignal() { sigaction(signal_, &old_, nullptr); }
-
- private:
-  int signal_;
-  struct sigaction old_ {};
-};
 
 // Runs `call`, expecting std::system_error with `error`, whose what() names
 // `call_name` (for example "shm_open(/kata-1-2-x)").

@@ -53,7 +53,10 @@
 namespace {
 
 using namespace std::chrono_literals;
+using kata::Difference;
 using kata::Hint;
+using kata::InterruptingSignal;
+using kata::InterruptRunnerWhenBlocked;
 using kata::sockets::Connection;
 using kata::sockets::Endpoint;
 using kata::sockets::Listener;
@@ -444,48 +447,6 @@ std::string Pattern(std::size_t size, int seed = 0) {
                                           251 % 90);
   }
   return data;
-}
-
-// "" if equal, otherwise where two large strings first differ.
-std::string Difference(const std::string& expected, const std::string& actual) {
-  if (expected == actual) return "";
-  std::size_t at = 0;
-  while (at < expected.size() && at < actual.size() &&
-         expected[at] == actual[at]) {
-    ++at;
-  }
-  return "expected " + std::to_string(expected.size()) + " bytes, got " +
-         std::to_string(actual.size()) + "; first difference at byte " +
-         std::to_string(at);
-}
-
-// Installs a handler for `signal` WITHOUT SA_RESTART for the object's
-// lifetime, so a blocked call fails with EINTR when the signal comes.
-class InterruptingSignal {
- public:
-  explicit InterruptingSignal(int signal) : signal_(signal) {
-    struct sigaction action {};
-    action.sa_handler = [](int) {};
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;
-    sigaction(signal_, &action, &old_);
-  }
-  ~InterruptingSignal() { sigaction(signal_, &old_, nullptr); }
-
- private:
-  int signal_;
-  struct sigaction old_ {};
-};
-
-// Sends `signal` to the test runner once its main thread is blocked in a
-// system call, then gives the interrupted call time to return.
-void InterruptRunnerWhenBlocked(int signal) {
-  if (!kata::WaitUntilBlocked(kata::RunnerPid())) {
-    ADD_FAILURE() << "the test runner never blocked";
-    return;
-  }
-  kill(kata::RunnerPid(), signal);
-  std::this_thread::sleep_for(50ms);
 }
 
 // Runs `call`, expecting std::system_error with one of `errors`, whose what()

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -397,6 +399,38 @@ TEST(Helpers, RunsWithTheSamePidGetDifferentNames) {
   EXPECT_THAT(first, MatchesRegex("names: /kata-[0-9a-f]+-1-.*"));
   EXPECT_THAT(second, MatchesRegex("names: /kata-[0-9a-f]+-1-.*"));
   EXPECT_NE(first, second) << "names and keys must differ between the runs";
+}
+
+// Tests the signal helpers: a read() blocked when InterruptRunnerWhenBlocked's
+// signal comes fails with EINTR, because InterruptingSignal's handler has no
+// SA_RESTART.
+TEST(Helpers, InterruptRunnerWhenBlockedMakesABlockedReadFailWithEintr) {
+  kata::InterruptingSignal interrupt(SIGUSR1);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  kata::Child interrupter([&] {
+    close(fds[0]);
+    kata::InterruptRunnerWhenBlocked(SIGUSR1);
+    close(fds[1]);
+  });
+  close(fds[1]);
+  char byte;
+  errno = 0;
+  const ssize_t n = read(fds[0], &byte, 1);
+  const int error = errno;
+  close(fds[0]);
+  interrupter.Join();
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(error, EINTR);
+}
+
+// Tests that Difference names the sizes and the first differing byte.
+TEST(Helpers, DifferenceNamesTheFirstDifferingByte) {
+  EXPECT_EQ(kata::Difference("same", "same"), "");
+  EXPECT_EQ(kata::Difference("abc", "abd"),
+            "expected 3 bytes, got 3; first difference at byte 2");
+  EXPECT_EQ(kata::Difference("abc", "ab"),
+            "expected 3 bytes, got 2; first difference at byte 2");
 }
 
 // Tests that SharedText written by a child is read by the parent.

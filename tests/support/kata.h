@@ -34,6 +34,7 @@
 #ifndef IPC_KATAS_TESTS_SUPPORT_KATA_H_
 #define IPC_KATAS_TESTS_SUPPORT_KATA_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -156,10 +157,47 @@ char ProcessState(pid_t pid);
 // WaitUntilBlocked()
 //
 // Polls until the main thread of `pid` sleeps (state 'S'), i.e. it is blocked
-// in a system call such as read(); returns false after `limit`. Used to send a
-// signal exactly while a call is blocked.
+// in a system call such as read(); returns false after `limit`, or as soon as
+// the process has ended (so a child that failed early costs no waiting). Used
+// to send a signal exactly while a call is blocked.
 bool WaitUntilBlocked(
     pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(2));
+
+// -------------------------------------------------------------- signals
+
+// InterruptingSignal
+//
+// Installs a do-nothing handler for `signal` for the object's lifetime, with
+// `flags` (0 by default: no SA_RESTART), so that a call blocked when the
+// signal comes fails with EINTR: how a test checks that code retries EINTR.
+// The previous disposition comes back on destruction. Declare it BEFORE any
+// kata::Child that sends the signal, so the child is stopped first.
+class InterruptingSignal {
+ public:
+  explicit InterruptingSignal(int signal, int flags = 0);
+  InterruptingSignal(const InterruptingSignal&) = delete;
+  InterruptingSignal& operator=(const InterruptingSignal&) = delete;
+  ~InterruptingSignal();
+
+ private:
+  int signal_;
+  struct sigaction old_ {};
+};
+
+// InterruptRunnerWhenBlocked()
+//
+// For a child: waits until the test runner's main thread is blocked in a
+// system call, sends it `signal`, and gives the interrupted call 50 ms to
+// return. Fails the test if the runner never blocks (within 2 s).
+void InterruptRunnerWhenBlocked(int signal);
+
+// ----------------------------------------------------------------- data
+
+// Difference()
+//
+// "" if the two are equal, else their sizes and the first byte where they
+// differ: what a test prints about two large buffers instead of both.
+std::string Difference(std::string_view expected, std::string_view actual);
 
 // OpenDescriptors()
 //

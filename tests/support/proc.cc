@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "tests/support/internal.h"
 #include "tests/support/kata.h"
 
@@ -257,13 +258,53 @@ bool WaitUntilBlocked(pid_t pid, std::chrono::milliseconds limit) {
     std::string stat;
     std::getline(in, stat);
     std::size_t close = stat.rfind(')');
-    if (close != std::string::npos && close + 2 < stat.size() &&
-        stat[close + 2] == 'S') {
-      return true;
+    if (close == std::string::npos || close + 2 >= stat.size()) {
+      return false;  // the process is gone
     }
+    const char state = stat[close + 2];
+    if (state == 'S') return true;
+    if (state == 'Z' || state == 'X') return false;  // it ended
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return false;
+}
+
+InterruptingSignal::InterruptingSignal(int signal, int flags)
+    : signal_(signal) {
+  struct sigaction action {};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = flags;
+  sigaction(signal_, &action, &old_);
+}
+
+InterruptingSignal::~InterruptingSignal() {
+  sigaction(signal_, &old_, nullptr);
+}
+
+void InterruptRunnerWhenBlocked(int signal) {
+  if (!WaitUntilBlocked(RunnerPid())) {
+    ADD_FAILURE() << "the test runner never blocked in a system call, so "
+                     "there was nothing for "
+                  << internal::SignalName(signal) << " to interrupt";
+    return;
+  }
+  kill(RunnerPid(), signal);
+  // Give the interrupted call time to return (and be retried) before the
+  // caller goes on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+std::string Difference(std::string_view expected, std::string_view actual) {
+  if (expected == actual) return "";
+  std::size_t at = 0;
+  while (at < expected.size() && at < actual.size() &&
+         expected[at] == actual[at]) {
+    ++at;
+  }
+  return "expected " + std::to_string(expected.size()) + " bytes, got " +
+         std::to_string(actual.size()) + "; first difference at byte " +
+         std::to_string(at);
 }
 
 std::vector<int> OpenDescriptors() {
