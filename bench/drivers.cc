@@ -2,6 +2,7 @@
 
 #include "bench/drivers.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -27,11 +28,30 @@ Settings& CurrentSettings() {
   return settings;
 }
 
-std::uint64_t WarmupCount() { return CurrentSettings().smoke ? 1 : 200; }
+std::uint64_t WarmupRoundTrips() { return CurrentSettings().smoke ? 1 : 200; }
+
+std::uint64_t WarmupMessages(std::size_t size) {
+  if (CurrentSettings().smoke) return 1;
+  return std::clamp<std::uint64_t>((std::uint64_t{2} << 20) / size, 16, 200);
+}
 
 void Configure(benchmark::internal::Benchmark* benchmark) {
   benchmark->UseRealTime()->Unit(benchmark::kMicrosecond);
   if (CurrentSettings().smoke) benchmark->Iterations(1)->Repetitions(1);
+}
+
+void CountSwitches(benchmark::State& state, const Switches& parent,
+                   const Switches& peer) {
+  auto per_iteration = [](long count) {
+    return benchmark::Counter(static_cast<double>(count),
+                              benchmark::Counter::kAvgIterations);
+  };
+  state.counters["switches"] =
+      per_iteration(parent.voluntary + parent.involuntary);
+  state.counters["preempted"] = per_iteration(parent.involuntary);
+  state.counters["peer_switches"] =
+      per_iteration(peer.voluntary + peer.involuntary);
+  state.counters["peer_preempted"] = per_iteration(peer.involuntary);
 }
 
 std::string BenchmarkName(const char* measure, const char* mechanism,

@@ -53,9 +53,12 @@ Settings& CurrentSettings();
 // How long a benchmark may take before the watchdog ends the run.
 inline constexpr unsigned kWatchdogSeconds = 120;
 
-// Untimed messages or round trips before the timed loop, so that both
-// processes have run, every buffer page is touched and the caches are warm.
-std::uint64_t WarmupCount();
+// Untimed round trips before the timed loop, so that both processes have
+// run, every buffer page is touched and the caches are warm.
+std::uint64_t WarmupRoundTrips();
+// Untimed messages of `size` bytes before a one-way stream: about 2 MiB, so
+// every ring and buffer has gone round a few times.
+std::uint64_t WarmupMessages(std::size_t size);
 
 // The outcome of every registered benchmark, for the smoke run's verdict.
 void NoteRegistered(const std::string& name);
@@ -74,6 +77,13 @@ void Configure(benchmark::internal::Benchmark* benchmark);
 std::string BenchmarkName(const char* measure, const char* mechanism,
                           const char* impl, std::size_t bytes,
                           const char* placement);
+
+// Reports the context switches of both processes during the timed loop, per
+// iteration: "switches" and "preempted" (involuntary only) for the parent,
+// "peer_switches" and "peer_preempted" for the peer. They explain figures
+// that the system calls alone do not (see docs/benchmarks.md).
+void CountSwitches(benchmark::State& state, const Switches& parent,
+                   const Switches& peer);
 
 template <typename Link>
 void MeasureRoundTrip(benchmark::State& state, const std::string& name,
@@ -95,13 +105,15 @@ void MeasureRoundTrip(benchmark::State& state, const std::string& name,
       }
     });
     link.ParentSetup();
-    peer.Order(WarmupCount());
-    for (std::uint64_t i = 0; i < WarmupCount(); ++i) link.Ping();
+    peer.Order(WarmupRoundTrips());
+    for (std::uint64_t i = 0; i < WarmupRoundTrips(); ++i) link.Ping();
     peer.AwaitDone();
 
     peer.Order(static_cast<std::uint64_t>(state.max_iterations));
+    const Switches before = SwitchesSoFar();
     for (auto _ : state) link.Ping();
-    peer.AwaitDone();
+    const Switches peer_switches = peer.AwaitDone();
+    CountSwitches(state, SwitchesSoFar() - before, peer_switches);
     NoteCompleted(name);
   } catch (const std::exception& error) {
     NoteFailed(state, name, error.what());
@@ -128,21 +140,25 @@ void MeasureOneWay(benchmark::State& state, const std::string& name,
       }
     });
     link.ParentSetup();
-    peer.Order(WarmupCount());
-    for (std::uint64_t i = 0; i < WarmupCount(); ++i) link.Send();
+    peer.Order(WarmupMessages(size));
+    for (std::uint64_t i = 0; i < WarmupMessages(size); ++i) link.Send();
     peer.AwaitDone();
 
     const auto last = static_cast<std::uint64_t>(state.max_iterations);
     peer.Order(last);
     std::uint64_t sent = 0;
+    Switches peer_switches;
+    const Switches before = SwitchesSoFar();
     for (auto _ : state) {
       link.Send();
       // Inside the timed loop: the time includes draining what is still in
       // the channel, so the rate is what the receiver really took.
-      if (++sent == last) peer.AwaitDone();
+      if (++sent == last) peer_switches = peer.AwaitDone();
     }
+    const Switches parent_switches = SwitchesSoFar() - before;
     state.SetBytesProcessed(state.iterations() *
                             static_cast<std::int64_t>(size));
+    CountSwitches(state, parent_switches, peer_switches);
     NoteCompleted(name);
   } catch (const std::exception& error) {
     NoteFailed(state, name, error.what());

@@ -11,8 +11,11 @@
 //                     counters instead of semaphores: the cost of moving the
 //                     bytes from one CPU's cache to the other's, twice copied.
 //   throughput/memcpy one process copying each message into the next of 8
-//                     slot-sized buffers (the rings' working set): one
-//                     memcpy's bandwidth.
+//                     slot-sized buffers (the rings' working set, which
+//                     stays in the CPU's cache): one memcpy's bandwidth.
+//   throughput/memcpy-dram
+//                     the same copies streamed through two 64 MiB arrays,
+//                     far larger than any cache: main memory's bandwidth.
 //
 // Two busy-waiting processes on one CPU would each spin away a whole time
 // slice before the other runs, so the spinning floors run split only. They
@@ -195,6 +198,43 @@ void MemcpyBandwidth(benchmark::State& state, const std::string& name,
   NoteCompleted(name);
 }
 
+// The same copies streamed through two arrays far larger than every cache,
+// so that each one reads from and writes to main memory.
+void MemcpyFromMemory(benchmark::State& state, const std::string& name,
+                      std::size_t size) {
+  const std::optional<Cpus> cpus = CpusFor(Placement::kSame);
+  if (!cpus) {
+    NoteFailed(state, name, "no CPU this process may run on");
+    return;
+  }
+  PinThisThread pin(cpus->parent);
+  constexpr std::size_t kArray = std::size_t{64} << 20;  // 64 MiB each
+  std::vector<char> from(kArray, 'x');
+  std::vector<char> to(kArray, '\0');
+  std::size_t offset = 0;
+  for (auto _ : state) {
+    std::memcpy(to.data() + offset, from.data() + offset, size);
+    benchmark::DoNotOptimize(to.data() + offset);
+    benchmark::ClobberMemory();
+    offset = (offset + size) % kArray;
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+  NoteCompleted(name);
+}
+
+// Registers a floor that runs in one process (no placement).
+void AddOneProcess(const char* mechanism, std::size_t size,
+                   void (*measure)(benchmark::State&, const std::string&,
+                                   std::size_t)) {
+  const std::string name =
+      BenchmarkName("throughput", mechanism, "floor", size, "one");
+  NoteRegistered(name);
+  benchmark::RegisterBenchmark(name.c_str(), [name, size, measure](
+                                                 benchmark::State& state) {
+    measure(state, name, size);
+  })->Apply(Configure);
+}
+
 }  // namespace
 
 void RegisterFloors() {
@@ -203,13 +243,8 @@ void RegisterFloors() {
   }
   for (std::size_t size : {k4KiB, k64KiB}) {
     AddOneWay<SpinRingStream>("spin-ring", "floor", size, /*split_only=*/true);
-    const std::string name =
-        BenchmarkName("throughput", "memcpy", "floor", size, "one");
-    NoteRegistered(name);
-    benchmark::RegisterBenchmark(name.c_str(), [name,
-                                                size](benchmark::State& state) {
-      MemcpyBandwidth(state, name, size);
-    })->Apply(Configure);
+    AddOneProcess("memcpy", size, MemcpyBandwidth);
+    AddOneProcess("memcpy-dram", size, MemcpyFromMemory);
   }
 }
 

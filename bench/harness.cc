@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,6 +107,12 @@ PinThisThread::~PinThisThread() {
   sched_setaffinity(0, sizeof(previous_), &previous_);
 }
 
+Switches SwitchesSoFar() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return Switches{usage.ru_nvcsw, usage.ru_nivcsw};
+}
+
 std::uint64_t Orders::Next() {
   std::uint64_t count = 0;
   char* bytes = reinterpret_cast<char*>(&count);
@@ -120,12 +127,14 @@ std::uint64_t Orders::Next() {
     }
     got += static_cast<std::size_t>(n);
   }
+  start_ = SwitchesSoFar();
   return count;
 }
 
 void Orders::Done() {
-  const char done = '.';
-  WriteFully(out_, &done, 1, "control pipe");
+  const Switches done = SwitchesSoFar() - start_;
+  WriteFully(out_, reinterpret_cast<const char*>(&done), sizeof(done),
+             "control pipe");
 }
 
 Peer Peer::Start(int cpu, const Body& body) {
@@ -189,14 +198,21 @@ void Peer::Order(std::uint64_t count) {
              "control pipe");
 }
 
-void Peer::AwaitDone() {
-  char done = 0;
-  ssize_t n = RetryOnEintr([&] { return read(from_peer_, &done, 1); });
-  if (n < 0) ThrowErrno("read(control pipe)");
-  if (n == 0) {
-    throw std::runtime_error("the peer process (pid " + std::to_string(pid_) +
-                             ") ended before finishing its order");
+Switches Peer::AwaitDone() {
+  Switches done;
+  char* bytes = reinterpret_cast<char*>(&done);
+  std::size_t got = 0;
+  while (got < sizeof(done)) {
+    ssize_t n = RetryOnEintr(
+        [&] { return read(from_peer_, bytes + got, sizeof(done) - got); });
+    if (n < 0) ThrowErrno("read(control pipe)");
+    if (n == 0) {
+      throw std::runtime_error("the peer process (pid " + std::to_string(pid_) +
+                               ") ended before finishing its order");
+    }
+    got += static_cast<std::size_t>(n);
   }
+  return done;
 }
 
 Watchdog::Watchdog(const std::string& name, unsigned seconds) {

@@ -124,6 +124,21 @@ class PinThisThread {
   cpu_set_t previous_;
 };
 
+// Switches
+//
+// How often a process has given up its CPU: by blocking (voluntary) or
+// because the scheduler switched to another process (involuntary), as
+// getrusage(RUSAGE_SELF) counts them.
+struct Switches {
+  long voluntary = 0;
+  long involuntary = 0;
+
+  Switches operator-(const Switches& earlier) const {
+    return {voluntary - earlier.voluntary, involuntary - earlier.involuntary};
+  }
+};
+Switches SwitchesSoFar();
+
 // Orders
 //
 // The peer's end of the control pipes: what it reads the next order from and
@@ -135,12 +150,14 @@ class Orders {
   // Waits for the next order: how many units of work to do. Returns 0 once
   // the parent has closed the control pipe (time to end).
   std::uint64_t Next();
-  // Tells the parent that the current order is complete.
+  // Tells the parent that the current order is complete, and how often this
+  // process gave up its CPU while doing it.
   void Done();
 
  private:
   int in_;
   int out_;
+  Switches start_;  // at the last Next()
 };
 
 // Peer
@@ -180,9 +197,10 @@ class Peer {
 
   // AwaitDone()
   //
-  // Waits until the peer acknowledges the last order. Throws
-  // std::runtime_error if the peer ended instead.
-  void AwaitDone();
+  // Waits until the peer acknowledges the last order; returns the peer's
+  // context switches during it. Throws std::runtime_error if the peer ended
+  // instead.
+  Switches AwaitDone();
 
  private:
   Peer(pid_t pid, int to_peer, int from_peer)

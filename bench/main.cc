@@ -4,8 +4,8 @@
 //   ipc_bench [--smoke] [--placements=split,same] [Google Benchmark flags]
 //
 // Without --smoke, the defaults are the measurement the report is made from
-// (tools/bench passes them explicitly too): 9 repetitions of at least 0.2 s
-// each, in random order across all benchmarks
+// (tools/bench passes them explicitly too): 12 repetitions of at least
+// 0.15 s each, in random order across all benchmarks
 // (--benchmark_enable_random_interleaving), so that the kata version and the
 // raw baseline of a mechanism alternate within one run and drift hits both
 // alike. Any Google Benchmark flag given on the command line wins.
@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
   // so that a flag given on the command line overrides a default.
   std::vector<char*> args = {argv[0]};
   std::vector<std::string> defaults = {
-      "--benchmark_repetitions=9",
-      "--benchmark_min_time=0.2",
+      "--benchmark_repetitions=12",
+      "--benchmark_min_time=0.15",
       "--benchmark_enable_random_interleaving=true",
   };
   std::vector<char*> rest;
