@@ -167,19 +167,11 @@ def percent(a, b):
     return f"{100 * a / b:.0f} %"
 
 
-def code(text):
-    return f"`{text}`"
-
-
 def mechanism_names(key):
     for k, en, ko in MECHANISMS + FLOORS["latency"] + FLOORS["throughput"]:
         if k == key:
             return en, ko
     return key, key
-
-
-def unit(measure):
-    return "µs" if measure == "latency" else "GB/s"
 
 
 # ----------------------------------------------------------------- tables
@@ -295,16 +287,6 @@ plot {", ".join(plots)}
 
 # ------------------------------------------------------------ the sections
 
-REPO_LINKS = {
-    "pipe": "../bench/pipe_bench.cc",
-    "sysv-queue": "../bench/sysv_queue_bench.cc",
-    "posix-queue": "../bench/posix_queue_bench.cc",
-    "shm": "../bench/shared_memory_bench.cc",
-    "shm-ring-64B": "../bench/shared_memory_bench.cc",
-    "unix-socket": "../bench/sockets_bench.cc",
-    "tcp": "../bench/sockets_bench.cc",
-}
-
 # Why a reference solution costs more than the raw calls, per mechanism, and
 # how the gap could be closed. Shown only for a gap above LIMIT that is larger
 # than the run's noise.
@@ -312,27 +294,30 @@ REASONS = {
     "pipe": (
         "`WriteAll` blocks SIGPIPE around every call, so that a reader that "
         "has gone is an `EPIPE` error and not the death of the process: two "
-        "`pthread_sigmask` and a `sigtimedwait` per write, system calls the "
-        "raw `write()` does not make. Their own cost is small, but they make "
-        "the writer slower than the reader, and that changes who sleeps: the "
-        "context-switch columns show the reader (or, on one CPU, the writer) "
-        "giving up its CPU far more often per message in the kata version, "
-        "and every such switch costs a wake-up. To close the gap: a program "
-        "that owns its signal handling ignores SIGPIPE once "
-        "(`signal(SIGPIPE, SIG_IGN)`, as servers do) and needs no guard per "
-        "call. The reference solution already skips the fourth call it used "
-        "to make (`sigpending`) unless the caller blocks SIGPIPE itself.",
+        "`pthread_sigmask` and a `sigtimedwait` per write, three system calls "
+        "the raw `write()` does not make. In a round trip on one CPU they are "
+        "the whole gap: both versions switch twice per round trip, and six "
+        "extra system calls remain. In a stream they also change who sleeps: "
+        "they make the writer slower than the reader, and the context-switch "
+        "column shows the processes giving up their CPU more often per "
+        "message in the kata version, every switch costing a wake-up. To "
+        "close the gap: a program that owns its signal handling ignores "
+        "SIGPIPE once (`signal(SIGPIPE, SIG_IGN)`, as servers do) and needs "
+        "no guard per call. The reference solution already skips the fourth "
+        "call it used to make (`sigpending`) unless the caller blocks SIGPIPE "
+        "itself.",
         "`WriteAll`은 읽는 쪽이 사라졌을 때 프로세스가 죽지 않고 `EPIPE` "
         "오류가 되도록 호출마다 SIGPIPE를 막습니다. 쓰기마다 `pthread_sigmask` "
-        "두 번과 `sigtimedwait` 한 번, 날 `write()`에는 없는 시스템 콜이 "
-        "더 듭니다. 그 자체의 비용은 작지만 writer를 reader보다 느리게 만들어 "
-        "누가 잠드는지를 바꿉니다. 문맥 교환 열을 보면 kata 버전에서 reader(CPU "
-        "하나에서는 writer)가 메시지당 훨씬 자주 CPU를 내놓고, 그때마다 깨우는 "
-        "비용이 듭니다. 줄이는 법: 시그널 처리를 스스로 정하는 프로그램은 "
-        "SIGPIPE를 한 번 무시하면(`signal(SIGPIPE, SIG_IGN)`, 서버들이 하는 "
-        "방식) 호출마다 막을 필요가 없습니다. 참조 풀이는 예전에 하던 네 번째 "
-        "호출(`sigpending`)을 이제 호출한 쪽이 SIGPIPE를 직접 막은 경우에만 "
-        "합니다."),
+        "두 번과 `sigtimedwait` 한 번, 날 `write()`에는 없는 시스템 콜 세 개가 "
+        "더 듭니다. CPU 하나에서의 왕복에서는 이것이 차이의 전부입니다. 두 버전 "
+        "모두 왕복마다 두 번 전환하고, 시스템 콜 여섯 개가 더 남습니다. "
+        "스트림에서는 누가 잠드는지도 바꿉니다. writer를 reader보다 느리게 만들어, "
+        "문맥 교환 열에서 보듯 kata 버전의 프로세스가 메시지당 더 자주 CPU를 "
+        "내놓고, 전환마다 깨우는 비용이 듭니다. 줄이는 법: 시그널 처리를 스스로 "
+        "정하는 프로그램은 SIGPIPE를 한 번 무시하면(`signal(SIGPIPE, SIG_IGN)`, "
+        "서버들이 하는 방식) 호출마다 막을 필요가 없습니다. 참조 풀이는 예전에 "
+        "하던 네 번째 호출(`sigpending`)을 이제 호출한 쪽이 SIGPIPE를 직접 막은 "
+        "경우에만 합니다."),
     "sysv-queue": (
         "`Send` copies the text into a new buffer laid out as `msgsnd` wants "
         "it (the type, then the text), and `Receive` reserves a buffer of "
@@ -529,12 +514,15 @@ def machine_section(results):
     if quiet:
         lines += [
             f"The run started when the 1-minute load average was below "
-            f"{results.get('max_load', 1.5)}: nothing else competed for the "
-            f"CPUs the processes were pinned to.",
+            f"{results.get('max_load', 1.5)}, so little else competed for the "
+            f"CPUs the processes were pinned to. The load after the run "
+            f"counts the benchmark's own two processes, which keep about one "
+            f"to two CPUs busy while it runs.",
             "",
             f"1분 부하 평균이 {results.get('max_load', 1.5)} 아래일 때 "
-            f"시작했으므로, 프로세스를 고정한 CPU를 두고 다투는 다른 작업이 "
-            f"없었습니다.",
+            f"시작했으므로, 프로세스를 고정한 CPU를 두고 다투는 다른 작업은 "
+            f"거의 없었습니다. 실행 뒤의 부하에는 벤치마크 자신의 프로세스 둘이 "
+            f"들어 있습니다. 돌아가는 동안 CPU 하나에서 둘을 바쁘게 씁니다.",
         ]
     else:
         lines += [
@@ -578,13 +566,16 @@ def wrapper_cost_section(r):
         f"The goal: a reference solution costs at most {LIMIT:.2f} times "
         f"the raw system calls (medians), for every mechanism's latency and "
         f"throughput. In this run {within} of the {len(checked)} ratios meet "
-        f"it; a ratio below 1 means the kata version happened to be faster, "
-        f"which only the noise can do.",
+        f"it. A ratio below 1 means the kata version was faster in this run; "
+        f"it does not do less work, so that is noise, or a change in which "
+        f"process sleeps when (the context switches below show it).",
         "",
         f"목표는 모든 메커니즘의 지연 시간과 처리량에서 참조 풀이가 날 시스템 콜의 "
         f"{LIMIT:.2f}배 이하인 것입니다(중앙값 기준). 이번 실행에서는 "
         f"{len(checked)}개 비율 중 {within}개가 목표를 지켰습니다. 1보다 작은 "
-        f"비율은 kata 버전이 우연히 더 빨랐다는 뜻이고, 그럴 수 있는 것은 잡음뿐입니다.",
+        f"비율은 이번 실행에서 kata 버전이 더 빨랐다는 뜻입니다. 일을 덜 하는 것은 "
+        f"아니므로, 잡음이거나 어느 프로세스가 언제 잠드는지가 바뀐 것입니다(아래의 "
+        f"문맥 교환 횟수가 보여 줍니다).",
         ""]
     if not above:
         return "\n".join(lines) + "\n"
@@ -899,8 +890,8 @@ def claims_section(r):
           f"busy-waiting on one shared cache line do the 8-byte round trip "
           f"in {us(spin8)}, 1/{fmt(shm8 / spin8, 2)} of the semaphores' time, "
           f"but each keeps a CPU fully busy while it waits.",
-          f"Shared memory also made the large transfers possible only "
-          f"because the slots are as large as the messages: the kata's own "
+          f"Shared memory won the large transfers only because the slots "
+          f"are as large as the messages: the kata's own "
           f"RingBuffer, with 64-byte slots, is slower than every other "
           f"mechanism at 64 KiB ([Q5](#q5))."],
          [f"메시지 전달은 모든 바이트를 커널을 거쳐 두 번 복사하고(보내는 쪽에서 "
@@ -940,10 +931,11 @@ def claims_section(r):
           "공유 메모리는 언제나 더 빠르다.",
           "큰 데이터에서 빠릅니다. 작은 메시지에서는 커널을 거쳐 깨우는 비용이 두 "
           "모델에서 비슷합니다.")],
-        [f"[latency/shm and latency/pipe, throughput/shm and throughput/pipe]"
-         f"({REPO_LINKS['shm']}) in the tables above; the streams are "
-         f"`RawShmStream` and `KataShmStream` in "
-         f"[bench/shared_memory_bench.cc](../bench/shared_memory_bench.cc).",
+        ["The `latency/shm`, `latency/pipe`, `throughput/shm` and "
+         "`throughput/pipe` rows above, measured by "
+         "[bench/shared_memory_bench.cc](../bench/shared_memory_bench.cc) "
+         "(`KataShmRoundTrip`, `KataShmStream`) and "
+         "[bench/pipe_bench.cc](../bench/pipe_bench.cc).",
          "[The floors](../bench/floors_bench.cc): `latency/spin`, "
          "`throughput/spin-ring`, `throughput/memcpy`."]))
 
@@ -1129,6 +1121,24 @@ def claims_section(r):
                        f.lat("posix-queue", placement="same"))
     sysv_big, posix_big = f.thr("sysv-queue"), f.thr("posix-queue")
     queues_close = close(sysv8, pipe8) and close(posix8, pipe8)
+    if posix_big > pipe_big > sysv_big:
+        bulk_en = ("The pipe sits between the two: a single 64 KiB message "
+                   "fills its default 64 KiB buffer, so writer and reader "
+                   "wait for each other on every message, while the POSIX "
+                   "queue's ten messages let both sides run at once, and the "
+                   "System V queue's two barely do.")
+        bulk_ko = ("파이프는 둘 사이에 있습니다. 64 KiB 메시지 하나가 파이프의 기본 "
+                   "64 KiB 버퍼를 채우므로 메시지마다 writer와 reader가 서로를 "
+                   "기다리지만, POSIX 큐는 메시지 열 개를 담아 양쪽이 함께 돌 수 있고, "
+                   "두 개만 담는 System V 큐는 거의 그러지 못합니다.")
+    elif max(posix_big, sysv_big) < pipe_big:
+        bulk_en = "Both queues fall behind the pipe."
+        bulk_ko = "두 큐 모두 파이프에 뒤집니다."
+    else:
+        bulk_en = ("Here the queues kept up with the pipe, whose single 64 KiB "
+                   "message fills its whole default buffer.")
+        bulk_ko = ("여기서는 큐가 파이프에 뒤지지 않았습니다. 파이프는 64 KiB 메시지 "
+                   "하나가 기본 버퍼를 통째로 채웁니다.")
     out.append(question(
         4, "q4", "Are message queues slower than pipes?",
         "메시지 큐는 파이프보다 느립니까?",
@@ -1138,18 +1148,23 @@ def claims_section(r):
          f"{us(pipe8s)} on one CPU"
          f"{' — about the same' if queues_close else ''}. Keeping message "
          f"boundaries and types costs little next to the system call and the "
-         f"wake-up. For bulk data the limits decide: a message holds at most "
-         f"8 KiB by default and a System V queue at most 16 KiB, so 64 KiB "
-         f"moved at {gbs(sysv_big)} (System V) and {gbs(posix_big)} (POSIX) "
-         f"against {gbs(pipe_big)} for a pipe.",
+         f"wake-up. For bulk data the limits shape the result: a message "
+         f"holds at most 8 KiB by default, so 64 KiB travel as eight "
+         f"messages, and a System V queue holds only 16 KiB (two of them) "
+         f"where a POSIX queue holds ten. Across two CPUs 64 KiB moved at "
+         f"{gbs(sysv_big)} (System V) and {gbs(posix_big)} (POSIX), against "
+         f"{gbs(pipe_big)} for a pipe and {gbs(unix_big)} for a Unix "
+         f"socket. {bulk_en}",
          f"작은 메시지라면 아닙니다. CPU 둘에서 8바이트 왕복은 System V가 "
          f"{us(sysv8)}, POSIX가 {us(posix8)}, 파이프가 {us(pipe8)}였고, CPU "
          f"하나에서는 {us(sysv8s)}, {us(posix8s)}, {us(pipe8s)}였습니다"
          f"{'(거의 같습니다)' if queues_close else ''}. 메시지 경계와 타입을 "
          f"지키는 비용은 시스템 콜과 깨우기에 비하면 작습니다. 대량 데이터에서는 "
-         f"한계가 결정합니다. 메시지 하나는 기본적으로 최대 8 KiB, System V 큐는 "
-         f"최대 16 KiB이므로, 64 KiB는 System V가 {gbs(sysv_big)}, POSIX가 "
-         f"{gbs(posix_big)}, 파이프가 {gbs(pipe_big)}로 옮겼습니다."),
+         f"한계가 결과를 빚습니다. 메시지 하나는 기본적으로 최대 8 KiB이므로 "
+         f"64 KiB는 메시지 여덟 개로 가고, System V 큐는 16 KiB(메시지 두 개)만 "
+         f"담는 데 비해 POSIX 큐는 열 개를 담습니다. CPU 둘에서 64 KiB는 System V가 "
+         f"{gbs(sysv_big)}, POSIX가 {gbs(posix_big)}, 파이프가 {gbs(pipe_big)}, "
+         f"유닉스 소켓이 {gbs(unix_big)}로 옮겼습니다. {bulk_ko}"),
         (["A queue copies each message into a kernel buffer on send and out "
           "of it on receive, exactly like a pipe; what it adds is a small "
           "header per message and the bookkeeping of types or priorities.",
@@ -1174,10 +1189,11 @@ def claims_section(r):
         [("Message queues are slow because the kernel keeps the messages.",
           "a pipe's bytes sit in the kernel too; for small messages the two "
           "cost about the same, and for large ones the queue's size limits "
-          "are what slow it down.",
+          "(8 KiB per message, two messages in a System V queue) decide.",
           "커널이 메시지를 쥐고 있으므로 메시지 큐는 느리다.",
           "파이프의 바이트도 커널에 있습니다. 작은 메시지에서는 둘의 비용이 "
-          "비슷하고, 큰 메시지에서 큐를 느리게 하는 것은 크기 한계입니다.")],
+          "비슷하고, 큰 메시지에서는 큐의 크기 한계(메시지당 8 KiB, System V "
+          "큐에는 메시지 두 개)가 결정합니다.")],
         ["`latency/sysv-queue`, `latency/posix-queue`, `throughput/*-queue` "
          "in [bench/sysv_queue_bench.cc](../bench/sysv_queue_bench.cc) and "
          "[bench/posix_queue_bench.cc](../bench/posix_queue_bench.cc)."]))
@@ -1207,9 +1223,9 @@ def claims_section(r):
          f"결정합니다."),
         ([f"With 8 slots of 64 bytes the producer can be at most 512 bytes "
           f"ahead, so across CPUs the two processes keep putting each other "
-          f"to sleep and waking each other; every wake-up costs about a "
-          f"round trip's worth ({us(ring8)} for one 8-byte message there and "
-          f"back).",
+          f"to sleep and waking each other, and every wake-up is expensive: "
+          f"one 8-byte message there and back through the same ring, two "
+          f"wake-ups, takes {us(ring8)}.",
           "The kata's ring is built to teach the classic three-semaphore "
           "bounded buffer with several producers and consumers; the tests "
           "exercise exactly that. For bulk data one would size the slots to "
@@ -1217,9 +1233,9 @@ def claims_section(r):
           "drop the mutex when there is one producer and one consumer, and "
           "hand over several slots per wake-up."],
          [f"64바이트 슬롯 8개라면 생산자는 많아야 512바이트 앞설 수 있으므로, CPU "
-          f"둘에서는 두 프로세스가 서로를 계속 재우고 깨웁니다. 깨울 때마다 대략 "
-          f"왕복 한 번 값이 듭니다(8바이트 메시지 하나를 주고받는 데 "
-          f"{us(ring8)}).",
+          f"둘에서는 두 프로세스가 서로를 계속 재우고 깨우는데, 깨우기는 비쌉니다. "
+          f"같은 링으로 8바이트 메시지 하나를 주고받는 데, 즉 깨우기 두 번에 "
+          f"{us(ring8)}가 듭니다.",
           "카타의 링은 생산자와 소비자가 여럿인 고전적인 세마포어 세 개짜리 유한 "
           "버퍼를 가르치려고 만든 것이고, 테스트도 바로 그것을 검사합니다. 대량 "
           "데이터라면 슬롯을 메시지 크기에 맞추고(여기의 \"공유 메모리 + 세마포어\" "
@@ -1371,8 +1387,9 @@ def readme_cell(r, key):
     same = r.get("latency", key, "kata", 8, "same")
     if not split or not same:
         return "not measured / 측정 안 함"
-    return (f"{fmt(split.median, 2)} µs (2 CPUs), {fmt(same.median, 2)} µs "
-            f"(1 CPU)")
+    a, b = fmt(split.median, 2), fmt(same.median, 2)
+    return (f"two CPUs {a} µs, one CPU {b} µs / CPU 둘 {a} µs, CPU 하나 "
+            f"{b} µs")
 
 
 def update_readme(r, path):
