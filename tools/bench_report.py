@@ -839,6 +839,14 @@ def claims_section(r):
     spin8 = f.lat("spin", impl="floor")
     small_close = close(shm8, pipe8) and close(shm8s, pipe8s)
     if small_close:
+        small_lead_en, small_lead_ko = "no", "아닙니다"
+    elif shm8 < pipe8 and shm8s < pipe8s:
+        small_lead_en = "the advantage mostly disappears"
+        small_lead_ko = "이점이 거의 사라집니다"
+    else:
+        small_lead_en = "it was not even faster here"
+        small_lead_ko = "여기서는 더 빠르지도 않았습니다"
+    if small_close:
         small_en = (f"about what a pipe costs: {us(shm8)} against {us(pipe8)} "
                     f"across two CPUs, {us(shm8s)} against {us(pipe8s)} on "
                     f"one")
@@ -864,8 +872,9 @@ def claims_section(r):
          f"with semaphores moved {gbs(shm_big)}, {times(shm_big, f.thr(best_key))} "
          f"what the fastest message-passing mechanism here moved ({best_en}, "
          f"{gbs(f.thr(best_key))}) and {times(shm_big, pipe_big)} a pipe. For "
-         f"small messages, no: an 8-byte round trip through shared memory "
-         f"costs {small_en}. What a small message costs is waking the process "
+         f"small messages {small_lead_en}: an 8-byte round trip through "
+         f"shared memory costs {small_en}. What a small message costs is "
+         f"waking the process "
          f"that waits for it, and a semaphore wakes it through the kernel "
          f"just as a pipe does.",
          f"큰 메시지라면 "
@@ -874,8 +883,8 @@ def claims_section(r):
          f"메모리는 {gbs(shm_big)}를 옮겼고, 이는 여기서 가장 빠른 메시지 전달 "
          f"메커니즘({best_ko}, {gbs(f.thr(best_key))})의 "
          f"{bae(shm_big, f.thr(best_key))}, 파이프의 {bae(shm_big, pipe_big)}"
-         f"입니다. 작은 메시지라면 아닙니다. 공유 메모리로 8바이트를 왕복하는 "
-         f"비용은 {small_ko}. 작은 메시지의 비용은 기다리는 프로세스를 깨우는 "
+         f"입니다. 작은 메시지라면 {small_lead_ko}. 공유 메모리로 8바이트를 "
+         f"왕복하는 비용은 {small_ko}. 작은 메시지의 비용은 기다리는 프로세스를 깨우는 "
          f"일이고, 세마포어도 파이프처럼 커널을 거쳐 깨웁니다."),
         ([f"Message passing copies every byte twice through the kernel "
           f"(sender to kernel buffer, kernel buffer to receiver) and makes a "
@@ -926,11 +935,12 @@ def claims_section(r):
            f"하는 일), 지연에 민감한 시스템처럼 CPU를 바쁜 대기에 전담시킵니다. "
            f"여기서는 그것이 {us(spin8)} 하한입니다."))],
         [("Shared memory is always faster.",
-          "it is faster for large data; for small messages the wake-up "
-          "through the kernel costs about the same in both models.",
+          "it is faster for large data; for small messages both models pay "
+          "for a wake-up through the kernel, and their costs come within the "
+          "same order of magnitude.",
           "공유 메모리는 언제나 더 빠르다.",
-          "큰 데이터에서 빠릅니다. 작은 메시지에서는 커널을 거쳐 깨우는 비용이 두 "
-          "모델에서 비슷합니다.")],
+          "큰 데이터에서 빠릅니다. 작은 메시지에서는 두 모델 모두 커널을 거쳐 "
+          "깨우는 값을 치르고, 비용이 같은 자릿수로 모입니다.")],
         ["The `latency/shm`, `latency/pipe`, `throughput/shm` and "
          "`throughput/pipe` rows above, measured by "
          "[bench/shared_memory_bench.cc](../bench/shared_memory_bench.cc) "
