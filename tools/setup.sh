@@ -15,13 +15,15 @@ sudo=""
 if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
 
 # Bazel 4.2.3 and its rules from Debian (see DESIGN section 4 / WORKSPACE),
-# GoogleTest and Google Benchmark sources, the compiler, and the real tools
-# some tests and demos talk to (cat, tr, sh, socat, ipcs).
+# GoogleTest and Google Benchmark sources, the compiler, the real tools some
+# tests and demos talk to (cat, tr, sh, socat, ipcs), and gnuplot, which draws
+# the charts of docs/benchmarks.md (tools/bench).
 packages=(
   bazel-bootstrap bazel-rules-cc bazel-rules-java
   googletest libgtest-dev libbenchmark-dev
   g++ python3 patch clang-format
   coreutils socat util-linux procps
+  gnuplot-nox
 )
 # npm (for the two tools below) may come from another Node.js distribution
 # whose nodejs package conflicts with Debian's npm: only ask for it if missing.

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -45,18 +46,22 @@ std::string KeyName(key_t key) {
 std::string QueueName(int id) { return "queue " + std::to_string(id); }
 
 // The buffer msgsnd and msgrcv work on: a long for the type, then the text
-// (the struct msgbuf of msgop(2)). Kept in longs so the type is aligned.
+// (the struct msgbuf of msgop(2)). Kept in longs so the type is aligned, and
+// not zero-filled: every byte is written before it is read (by memcpy before
+// msgsnd, by the kernel in msgrcv), and zeroing the 8 KiB a receive reserves
+// would cost more than a small message's copy (docs/benchmarks.md).
 class MessageBuffer {
  public:
   explicit MessageBuffer(std::size_t text_capacity)
-      : words_(1 + (text_capacity + sizeof(long) - 1) / sizeof(long)) {}
+      : words_(std::make_unique_for_overwrite<long[]>(
+            1 + (text_capacity + sizeof(long) - 1) / sizeof(long))) {}
 
-  void* data() { return words_.data(); }
+  void* data() { return words_.get(); }
   long& type() { return words_[0]; }
-  char* text() { return reinterpret_cast<char*>(words_.data() + 1); }
+  char* text() { return reinterpret_cast<char*>(words_.get() + 1); }
 
  private:
-  std::vector<long> words_;
+  std::unique_ptr<long[]> words_;
 };
 
 void CheckType(long type, const char* what) {

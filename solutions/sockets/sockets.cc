@@ -329,9 +329,11 @@ void Connection::SendFrame(std::string_view payload) {
   const std::uint32_t length =
       htonl(static_cast<std::uint32_t>(payload.size()));
   // One buffer, one SendAll: see the header on Nagle and delayed ACKs.
-  std::string frame(sizeof(length) + payload.size(), '\0');
-  std::memcpy(frame.data(), &length, sizeof(length));
-  std::memcpy(frame.data() + sizeof(length), payload.data(), payload.size());
+  // Reserved, then appended: no pass zero-filling it first.
+  std::string frame;
+  frame.reserve(sizeof(length) + payload.size());
+  frame.append(reinterpret_cast<const char*>(&length), sizeof(length));
+  frame.append(payload);
   SendAll(frame);
 }
 
