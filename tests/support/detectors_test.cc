@@ -171,11 +171,19 @@ TEST(Detectors, WatchdogStopsAHangWithItsCause) {
   EXPECT_LT(outcome.seconds, 10.0);
 }
 
-// Tests that the watchdog shows the value of the semaphore a test waits on.
-TEST(Detectors, WatchdogShowsSemaphoreValues) {
+// Tests that the watchdog shows the value of the semaphore a test waits on,
+// and removes the semaphore on its way out (the leak check never runs then).
+TEST(Detectors, WatchdogShowsSemaphoreValuesAndRemovesThem) {
   Outcome outcome = RunVictim("HangsOnASemaphore");
   EXPECT_THAT(outcome.output, HasSubstr("victim-cause: nobody posts"));
   EXPECT_THAT(outcome.output, HasSubstr(": value 0"));
+  const std::size_t at = outcome.output.find("created /dev/shm/");
+  ASSERT_NE(at, std::string::npos) << outcome.output;
+  const std::string path =
+      outcome.output.substr(at + 8, outcome.output.find('\n', at) - at - 8);
+  EXPECT_NE(access(path.c_str(), F_OK), 0)
+      << path << " outlived the deadlocked run";
+  unlink(path.c_str());
 }
 
 // Tests that exit() in the middle of the run is a failure, not a pass.

@@ -144,6 +144,8 @@ TEST(Victim, HangsOnASemaphore) {
   std::string name = kata::UniqueName("sem");
   sem_t* sem = sem_open(name.c_str(), O_CREAT, 0600, 0);
   ASSERT_NE(sem, SEM_FAILED);
+  std::printf("created /dev/shm/sem.%s\n", name.c_str() + 1);
+  std::fflush(stdout);
   sem_wait(sem);
 }
 

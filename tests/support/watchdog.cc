@@ -117,7 +117,9 @@ std::string Report(const std::string& test, const std::string& cause,
   if (!pipes.empty()) text += "pipes and who holds their ends:\n" + pipes;
   std::string objects = DescribeIpcObjects();
   if (!objects.empty()) text += "IPC objects of this test:\n" + objects;
-  text += "The test's children were killed; the remaining tests did not run.\n";
+  text +=
+      "The test's children were killed and the IPC objects it created "
+      "removed; the remaining tests did not run.\n";
   return text;
 }
 
@@ -130,6 +132,10 @@ void Fire(const std::string& test, const std::string& cause,
   // or they would outlive us as zombies of whoever runs this binary.
   while (waitpid(-1, nullptr, 0) > 0) {
   }
+  // The leak check will not run after this test: remove what it created
+  // (named semaphores, queues, segments, socket files) so that a deadlock
+  // does not also leave objects behind on the machine.
+  FindAndCleanLeaks();
   WriteRaw(STDOUT_FILENO, "[  FAILED  ] " + test + " (deadline exceeded)\n");
   _exit(124);
 }
