@@ -385,9 +385,24 @@ void PopAll(RawMessageRing& ring, char* data, std::size_t size) {
   }
 }
 
-class KataRingRoundTrip {
+// The kata's RingBuffer in a segment of its own, named and unlinked at once;
+// RawShared<RawMessageRing> is its raw twin. Both give the ring by operator*.
+class KataRing {
  public:
-  explicit KataRingRoundTrip(std::size_t size)
+  kata::shm::RingBuffer& operator*() const { return *object_; }
+
+ private:
+  kata::shm::SharedObject<kata::shm::RingBuffer> object_ =
+      KataShared<kata::shm::RingBuffer>();
+};
+
+using RawRing = RawShared<RawMessageRing>;
+
+// A message as ceil(size / 64) slots there and back, through two rings.
+template <typename Ring>
+class RingRoundTrip {
+ public:
+  explicit RingRoundTrip(std::size_t size)
       : size_(size),
         payload_(Payload(SlotsFor(size) * kSlotBytes)),
         buffer_(payload_.size(), '\0') {}
@@ -407,41 +422,15 @@ class KataRingRoundTrip {
   std::size_t size_;
   std::string payload_;
   std::string buffer_;
-  kata::shm::SharedObject<kata::shm::RingBuffer> to_peer_ =
-      KataShared<kata::shm::RingBuffer>();
-  kata::shm::SharedObject<kata::shm::RingBuffer> to_parent_ =
-      KataShared<kata::shm::RingBuffer>();
+  Ring to_peer_;
+  Ring to_parent_;
 };
 
-class RawRingRoundTrip {
+// A stream of messages, each as ceil(size / 64) slots through one ring.
+template <typename Ring>
+class RingStream {
  public:
-  explicit RawRingRoundTrip(std::size_t size)
-      : size_(size),
-        payload_(Payload(SlotsFor(size) * kSlotBytes)),
-        buffer_(payload_.size(), '\0') {}
-
-  void ParentSetup() {}
-  void PeerSetup() {}
-  void Ping() {
-    PushAll(*to_peer_, payload_.data(), size_);
-    PopAll(*to_parent_, buffer_.data(), size_);
-  }
-  void Echo() {
-    PopAll(*to_peer_, buffer_.data(), size_);
-    PushAll(*to_parent_, buffer_.data(), size_);
-  }
-
- private:
-  std::size_t size_;
-  std::string payload_;
-  std::string buffer_;
-  RawShared<RawMessageRing> to_peer_;
-  RawShared<RawMessageRing> to_parent_;
-};
-
-class KataRingStream {
- public:
-  explicit KataRingStream(std::size_t size)
+  explicit RingStream(std::size_t size)
       : size_(size), payload_(Payload(size)), buffer_(size, '\0') {}
 
   void ParentSetup() {}
@@ -453,25 +442,7 @@ class KataRingStream {
   std::size_t size_;
   std::string payload_;
   std::string buffer_;
-  kata::shm::SharedObject<kata::shm::RingBuffer> ring_ =
-      KataShared<kata::shm::RingBuffer>();
-};
-
-class RawRingStream {
- public:
-  explicit RawRingStream(std::size_t size)
-      : size_(size), payload_(Payload(size)), buffer_(size, '\0') {}
-
-  void ParentSetup() {}
-  void PeerSetup() {}
-  void Send() { PushAll(*ring_, payload_.data(), size_); }
-  void Receive() { PopAll(*ring_, buffer_.data(), size_); }
-
- private:
-  std::size_t size_;
-  std::string payload_;
-  std::string buffer_;
-  RawShared<RawMessageRing> ring_;
+  Ring ring_;
 };
 
 }  // namespace
@@ -486,12 +457,12 @@ void RegisterSharedMemory() {
     AddOneWay<RawShmStream>("shm", "raw", size);
   }
   for (std::size_t size : {kSmall, kKiB}) {
-    AddRoundTrip<KataRingRoundTrip>("shm-ring-64B", "kata", size);
-    AddRoundTrip<RawRingRoundTrip>("shm-ring-64B", "raw", size);
+    AddRoundTrip<RingRoundTrip<KataRing>>("shm-ring-64B", "kata", size);
+    AddRoundTrip<RingRoundTrip<RawRing>>("shm-ring-64B", "raw", size);
   }
   for (std::size_t size : {k4KiB, k64KiB}) {
-    AddOneWay<KataRingStream>("shm-ring-64B", "kata", size);
-    AddOneWay<RawRingStream>("shm-ring-64B", "raw", size);
+    AddOneWay<RingStream<KataRing>>("shm-ring-64B", "kata", size);
+    AddOneWay<RingStream<RawRing>>("shm-ring-64B", "raw", size);
   }
 }
 
