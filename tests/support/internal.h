@@ -12,38 +12,45 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/support/interpose.h"
+
 namespace kata::internal {
 
-// Index of each counted call; the order matches the KATA_CALL_* indices in
-// interpose.c. Grouped by the kata that asks for them.
-inline constexpr const char* kCountedCalls[] = {
-    // pipe
-    "pipe", "pipe2", "fork", "socketpair", "socket", "mkfifo",
-    // POSIX names
-    "shm_open", "sem_open", "mq_open",
-    // System V message queues
-    "msgget", "msgsnd", "msgrcv", "msgctl",
-    // POSIX message queues
-    "mq_send", "mq_timedsend", "mq_receive", "mq_timedreceive", "mq_unlink",
-    // shared memory and semaphores
-    "shm_unlink", "mmap", "ftruncate", "sem_init", "sem_wait", "sem_timedwait",
-    "sem_trywait", "sem_post", "sem_unlink", "shmget", "semget",
-    // sockets
-    "bind", "listen", "accept", "accept4", "connect", "shutdown", "send",
-    "recv", "sendmsg", "recvmsg",
-    // what a kata must NOT swap in for processes
-    "pthread_create"};
-inline constexpr int kNumCountedCalls =
-    sizeof(kCountedCalls) / sizeof(kCountedCalls[0]);
-inline constexpr int kMaxCountedCalls = 64;
-static_assert(kNumCountedCalls <= kMaxCountedCalls);
+// The name of each interposed call, by its KATA_CALL_* index (interpose.h).
+#define KATA_CALL_NAME(name) #name,
+inline constexpr const char* kCountedCalls[] = {KATA_CALL_LIST(KATA_CALL_NAME)};
+#undef KATA_CALL_NAME
+inline constexpr int kNumCountedCalls = KATA_NUM_CALLS;
+static_assert(kNumCountedCalls <= KATA_MAX_CALLS);
+
+// The KATA_CALL_* index of `call`, or -1 if it is not interposed.
+int CallIndex(std::string_view call);
+
+// Bypass
+//
+// The support library's own system calls (reading /proc, reporting a child's
+// failures, the watchdog) must not count as calls of the code under test, and
+// an armed fault must not break them: they run inside a Bypass.
+class Bypass {
+ public:
+  Bypass() { kata_bypass_enter(); }
+  ~Bypass() { kata_bypass_leave(); }
+  Bypass(const Bypass&) = delete;
+  Bypass& operator=(const Bypass&) = delete;
+};
+
+// Disarms every fault a test armed (at the start and end of every test).
+void DisarmAllFaults();
 
 struct SharedPage {
-  std::atomic<long> calls[kMaxCountedCalls];
+  // Call counts and armed faults, shared with interpose.c.
+  kata_interpose_state interpose;
   // Set by the first forked child found running test code in the runner's
   // place; the parent reports it when its current test ends.
   std::atomic<pid_t> escaped_pid;
@@ -125,9 +132,24 @@ void DisarmWatchdog();
 double TimeScale();
 
 // Leak check (leak_check.cc).
+struct Snapshot {
+  std::set<int> fds;
+  std::set<pid_t> children;
+  std::set<std::string> shm, mqueue, sysv, sockets, mappings;
+  std::size_t threads = 0;
+  int created = 0;  // entries of SharedPage::created_names already there
+};
+Snapshot TakeSnapshot();
+// Before each test: the snapshot the leak check compares with.
 void TakeLeakSnapshot();
 // Returns one message per leak and cleans each leak up.
 std::vector<std::string> FindAndCleanLeaks();
+std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before);
+
+// Objects of the support library itself ("pipe:[123]"), which
+// MechanismWatch leaves out (runner.cc).
+void RegisterSupportObject(int fd);
+bool IsSupportObject(const std::string& target);
 
 // Stages (hints.cc).
 struct Stage {

@@ -11,8 +11,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/internal.h"
 #include "tests/support/kata.h"
-
-extern "C" long* kata_call_counters;
+#include "tests/support/signals.h"
 
 namespace kata::internal {
 namespace {
@@ -47,6 +46,8 @@ class LateListener : public testing::EmptyTestEventListener {
  public:
   void OnTestStart(const testing::TestInfo& test) override {
     SetCurrentTest(FullName(test));
+    DisarmAllFaults();
+    signals_before_ = CaptureSignalState();
     TakeLeakSnapshot();
     ArmWatchdog(FullName(test), std::chrono::seconds(5));
   }
@@ -66,9 +67,24 @@ class LateListener : public testing::EmptyTestEventListener {
                            "after its work; never return or fall through "
                            "into the parent's code");
     }
+    DisarmAllFaults();
     // A test stopped by an unfinished function leaks whatever it had set up
     // before the call; those leaks are cleaned up but not reported.
     const bool unfinished = HitUnfinishedFunction(*test.result());
+    const std::string signals =
+        SignalStateChanges(signals_before_, CaptureSignalState());
+    if (!signals.empty() && !unfinished) {
+      ADD_FAILURE() << "the test runner's signal state changed during the "
+                       "test: "
+                    << signals
+                    << Hint(
+                           "a call may change a signal's disposition or mask "
+                           "only while it runs: restore what you saved before "
+                           "returning (a process-wide SIG_IGN changes the "
+                           "caller's program), and never consume a signal "
+                           "the caller had pending");
+    }
+    if (!signals.empty()) RestoreSignalState(signals_before_);
     for (const std::string& leak : FindAndCleanLeaks()) {
       if (!unfinished) ADD_FAILURE() << "LEAK: " << leak;
     }
@@ -109,6 +125,7 @@ class LateListener : public testing::EmptyTestEventListener {
     int passed = 0, total = 0;
   };
   std::map<std::string, Tally> tallies_;
+  SignalState signals_before_;
 };
 
 // exit() in the middle of the run would end the binary with the caller's
@@ -129,7 +146,6 @@ int main(int argc, char** argv) {
   using namespace kata::internal;
   testing::InitGoogleTest(&argc, argv);
   InitRunner();
-  kata_call_counters = reinterpret_cast<long*>(&Shared().calls[0]);
   StartWatchdog();
   std::atexit(FailOnPrematureExit);
 

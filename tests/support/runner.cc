@@ -2,12 +2,14 @@
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -23,6 +25,9 @@ SharedPage* g_page = nullptr;
 
 std::mutex g_test_mutex;
 std::string g_current_test;
+
+std::mutex g_support_mutex;
+std::set<std::string> g_support_objects;
 
 }  // namespace
 
@@ -41,7 +46,7 @@ SharedPage& Shared() {
 
 void InitRunner() {
   g_runner_pid = getpid();
-  Shared();
+  kata_interpose = &Shared().interpose;
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -74,7 +79,24 @@ std::string CurrentTest() {
   return g_current_test;
 }
 
+void RegisterSupportObject(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return;
+  std::string target = S_ISFIFO(st.st_mode)   ? "pipe:["
+                       : S_ISSOCK(st.st_mode) ? "socket:["
+                                              : "";
+  if (target.empty()) return;
+  std::lock_guard<std::mutex> lock(g_support_mutex);
+  g_support_objects.insert(target + std::to_string(st.st_ino) + "]");
+}
+
+bool IsSupportObject(const std::string& target) {
+  std::lock_guard<std::mutex> lock(g_support_mutex);
+  return g_support_objects.count(target) > 0;
+}
+
 void WriteRaw(int fd, std::string_view text) {
+  Bypass quiet;
   while (!text.empty()) {
     ssize_t n = write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;

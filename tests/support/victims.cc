@@ -186,4 +186,36 @@ TEST(Victim, UsesTheWrongMechanism) {
   kata::ExpectUsed(calls, {"pipe", "pipe2"}, 1, "a pipe (pipe(2))");
 }
 
+TEST(Victim, LeavesSigpipeIgnored) { signal(SIGPIPE, SIG_IGN); }
+
+// Run after LeavesSigpipeIgnored: the runner must have put SIGPIPE back.
+TEST(Victim, FindsSigpipeAtItsDefault) {
+  struct sigaction action {};
+  sigaction(SIGPIPE, nullptr, &action);
+  EXPECT_EQ(action.sa_handler, SIG_DFL) << "SIGPIPE was not restored";
+}
+
+TEST(Victim, LeavesAMapping) {
+  const std::string name = kata::UniqueName("mapped");
+  int fd = shm_open(name.c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 4096), 0);
+  void* data = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(data, MAP_FAILED);
+  close(fd);
+  shm_unlink(name.c_str());  // the name is gone; the mapping is not
+}
+
+TEST(Victim, LeavesAThread) {
+  std::thread([] { pause(); }).detach();
+}
+
+TEST(Victim, ArmsAFaultAndLeaves) {
+  // Destroyed at exit, long after the runner disarmed it.
+  static kata::InjectedFault fault =
+      kata::InjectedFault::Fail({"pipe", "pipe2"}, EMFILE, 1, -1);
+  int fds[2];
+  EXPECT_NE(pipe(fds), 0);
+}
+
 }  // namespace
