@@ -373,14 +373,18 @@ def avoided_uses(doc, terms):
             continue
         masked = _GLOSS.sub(lambda m: " " * len(m.group(0)),
                             notes.mask_for_language(line))
-        for cell in masked.split("|"):
-            for part in cell.split(" / "):
-                if notes.line_language(part) != "ko":
-                    continue
-                for term, variant, pattern in patterns:
-                    if any(not excused(part, match.start(), variant)
-                           for match in pattern.finditer(part)):
-                        found.append((number, variant, term))
+        # A follow-up puts its Korean question and English answer on one
+        # line ("... / 한국어 질문?* The answer"): judge each piece alone.
+        pieces = [part for cell in masked.split("|")
+                  for segment in cell.split(" / ")
+                  for part in re.split(r"\?\*", segment)]
+        for part in pieces:
+            if notes.line_language(part) != "ko":
+                continue
+            for term, variant, pattern in patterns:
+                if any(not excused(part, match.start(), variant)
+                       for match in pattern.finditer(part)):
+                    found.append((number, variant, term))
     return found
 
 

@@ -167,6 +167,11 @@ class GlossaryTest(unittest.TestCase):
         self.assertEqual(self.uses(
             "| reader / 읽는 쪽 | the reader / 리더 |\n"), [(1, "리더")])
 
+    def test_a_follow_ups_english_answer_is_not_korean(self):
+        self.assertEqual(self.uses(
+            "- *Who reads? / 누가 읽습니까?* The reader does.\n"
+            "  읽는 쪽입니다. 리더가 아닙니다.\n"), [(2, "리더")])
+
     def test_a_korean_variant_may_not_start_inside_a_word(self):
         self.assertEqual(self.uses("유기계 화합물입니다.\n"), [])
 
