@@ -379,9 +379,13 @@ def avoided_uses(doc, terms):
                   for segment in cell.split(" / ")
                   for part in re.split(r"\?\*", segment)]
         for part in pieces:
-            if notes.line_language(part) != "ko":
-                continue
+            korean = notes.line_language(part) == "ko"
             for term, variant, pattern in patterns:
+                # A Korean word is Korean wherever it stands ("SIGPIPE, EPIPE,
+                # 반쪽 닫기" is mostly Latin); an English word only counts
+                # inside Korean sentences.
+                if not korean and not notes.has_hangul(variant):
+                    continue
                 if any(not excused(part, match.start(), variant)
                        for match in pattern.finditer(part)):
                     found.append((number, variant, term))

@@ -172,6 +172,11 @@ class GlossaryTest(unittest.TestCase):
             "- *Who reads? / 누가 읽습니까?* The reader does.\n"
             "  읽는 쪽입니다. 리더가 아닙니다.\n"), [(2, "리더")])
 
+    def test_a_korean_title_made_mostly_of_code_words_is_read(self):
+        self.assertEqual(self.uses(
+            "### Q7. SIGPIPE and the reader / SIGPIPE, EPIPE, 리더\n"),
+            [(1, "리더")])
+
     def test_a_korean_variant_may_not_start_inside_a_word(self):
         self.assertEqual(self.uses("유기계 화합물입니다.\n"), [])
 
