@@ -32,7 +32,8 @@ K = cindex.CursorKind
 OPERATORS = {
     "boundary": "relational boundary: < and <=, > and >= exchanged",
     "equality": "== and != exchanged",
-    "negate": "a condition negated, or a ! removed",
+    "negate": "a condition negated (if, while, for, do, ?:)",
+    "not": "a logical not (!) removed",
     "logic": "&& and || exchanged",
     "eintr": "an EINTR retry removed: errno == EINTR made false (!= true), "
              "a `case EINTR:` label removed, or one call site's "
@@ -51,6 +52,7 @@ ORDER = {name: index for index, name in enumerate(OPERATORS)}
 BOUNDARY = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
 EQUALITY = {"==": "!=", "!=": "=="}
 LOGIC = {"&&": "||", "||": "&&"}
+OVERLOADED = {"operator" + op for op in list(BOUNDARY) + list(EQUALITY)}
 # A lone argument that is one of these flags is made 0. Names whose value is
 # 0 already (O_RDONLY, PROT_NONE) are left out: the mutant would be the
 # original.
@@ -152,7 +154,6 @@ class Finder:
                              + "; ".join(str(e) for e in errors[:3]))
         self.found = {}       # (start, op, edits) -> Mutant
         self.no_literals = []  # [start, end) spans of declarations' types
-        self.negated = set()  # offsets of `!` handled as a negated condition
 
     # ------------------------------------------------------------- helpers
 
@@ -195,15 +196,30 @@ class Finder:
         """The expression under implicit conversions (UNEXPOSED_EXPR)."""
         while cursor.kind == K.UNEXPOSED_EXPR:
             children = list(cursor.get_children())
-            if len(children) != 1 or children[0].extent != cursor.extent:
+            if len(children) != 1:
                 break
             cursor = children[0]
         return cursor
 
     def binary_op(self, cursor):
         """(lhs, operator text, operator offset, rhs) of a binary operator
-        written in this file, else None (e.g. one inside a macro)."""
-        children = list(cursor.get_children())
+        written in this file, else None (e.g. one inside a macro). Besides
+        built-in operators: a class type's overloaded comparison (a CALL_EXPR
+        `operator==` of std::string, iterators), also C++20's `a != b`
+        rewritten as `!(a == b)`."""
+        if cursor.kind == K.UNARY_OPERATOR and self.text(cursor).startswith(
+                b"!="):
+            inner = list(cursor.get_children())
+            cursor = self.core(inner[0]) if len(inner) == 1 else cursor
+        if cursor.kind == K.CALL_EXPR:
+            if cursor.spelling not in OVERLOADED:
+                return None
+            children = list(cursor.get_arguments())
+        elif cursor.kind in (K.BINARY_OPERATOR,
+                             K.COMPOUND_ASSIGNMENT_OPERATOR):
+            children = list(cursor.get_children())
+        else:
+            return None
         if len(children) != 2:
             return None
         lhs, rhs = children
@@ -265,8 +281,16 @@ class Finder:
 
     def run(self):
         self.walk(self.tu.cursor)
-        return sorted(self.found.values(),
-                      key=lambda m: (m.line, m.col, ORDER[m.op], m.edits))
+        found = sorted(self.found.values(),
+                       key=lambda m: (m.line, m.col, ORDER[m.op], m.edits))
+        seen = set()
+        for mutant in found:
+            # One operator makes at most one mutant at one place; two would
+            # share an id and a package.
+            if mutant.id in seen:
+                raise ParseError(f"{self.path}: two mutants {mutant.id}")
+            seen.add(mutant.id)
+        return found
 
     def walk(self, cursor, ancestors=()):
         ancestors = (cursor,) + ancestors
@@ -300,6 +324,8 @@ class Finder:
             self.jump(c, parent)
         if kind == K.CALL_EXPR:
             self.call_arguments(c)
+            if c.spelling in OVERLOADED:
+                self.binary(c, parent)
         if kind in (K.CALL_EXPR, K.UNEXPOSED_EXPR, K.CSTYLE_CAST_EXPR):
             self.call_statement(c, parent)
 
@@ -379,17 +405,27 @@ class Finder:
             self.add(c.extent.start.offset, "flag", edits,
                      f"`{self.short(self.text(c))};` removed")
 
-    def unary(self, c):
-        text = self.text(c)
-        start = c.extent.start.offset
-        if not text.startswith(b"!") or start in self.negated:
-            return
+    def logical_not(self, c):
+        """The operand of a `!x` written in this file, else None. (C++20
+        rewrites `a != b` as `!(a == b)` when only == is declared: that
+        unary operator's text starts with `!=` and is not one.)"""
+        if c.kind != K.UNARY_OPERATOR:
+            return None
         operand = list(c.get_children())
         if len(operand) != 1 or not self.mine(operand[0]):
+            return None
+        start = c.extent.start.offset
+        if self.src[start:operand[0].extent.start.offset].strip() != b"!":
+            return None
+        return operand[0]
+
+    def unary(self, c):
+        operand = self.logical_not(c)
+        start = c.extent.start.offset
+        if operand is None:
             return
-        self.add(start, "negate",
-                 [(start, operand[0].extent.start.offset, b"")],
-                 f"`!` removed from `{self.short(text)}`")
+        self.add(start, "not", [(start, operand.extent.start.offset, b"")],
+                 f"`!` removed from `{self.short(self.text(c))}`")
 
     def condition(self, c):
         cond = self.condition_of(c)
@@ -398,12 +434,11 @@ class Finder:
         inner = self.core(cond)
         start, end = cond.extent.start.offset, cond.extent.end.offset
         text = self.text(cond)
-        if inner.kind == K.UNARY_OPERATOR and self.text(inner).startswith(b"!"):
-            return  # the `!` removal (unary) is this condition's negation
-        if inner.kind == K.BINARY_OPERATOR:
-            parts = self.binary_op(inner)
-            if parts and parts[1] in EQUALITY:
-                return  # the equality operator is this condition's negation
+        if self.logical_not(inner) is not None:
+            return  # removing the `!` (operator not) negates this condition
+        parts = self.binary_op(inner)
+        if parts and parts[1] in EQUALITY:
+            return  # the equality operator is this condition's negation
         if inner.kind == K.PAREN_EXPR:
             edits = [(start, start, b"!")]
         else:

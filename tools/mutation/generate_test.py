@@ -53,70 +53,90 @@ class GenerateTest(unittest.TestCase):
                                 mutant.id)
 
     def test_relational_boundary_and_equality(self):
-        self.assertEqual(self.changed_line("sample.cc:36:14:boundary"),
+        self.assertEqual(self.changed_line("sample.cc:38:14:boundary"),
                          "if (opened <= 0) return -1;")
-        self.assertEqual(self.changed_line("sample.cc:38:24:equality"),
+        self.assertEqual(self.changed_line("sample.cc:40:24:equality"),
                          "if (target > 2 && fd == target) flags |= "
                          "MSG_NOSIGNAL;")
 
     def test_a_literal_step_that_repeats_the_boundary_mutant_is_left_out(self):
         # `opened < 0` plus one is `opened < 1`, the same as `opened <= 0`.
-        self.assertNotIn("sample.cc:36:16:plus1", self.by_id)
-        self.assertIn("sample.cc:36:16:minus1", self.by_id)
+        self.assertNotIn("sample.cc:38:16:plus1", self.by_id)
+        self.assertIn("sample.cc:38:16:minus1", self.by_id)
 
     def test_negative_literals_step_as_a_whole(self):
-        self.assertEqual(self.changed_line("sample.cc:36:26:plus1"),
+        self.assertEqual(self.changed_line("sample.cc:38:26:plus1"),
                          "if (opened < 0) return 0;")
-        self.assertEqual(self.changed_line("sample.cc:36:26:minus1"),
+        self.assertEqual(self.changed_line("sample.cc:38:26:minus1"),
                          "if (opened < 0) return -2;")
 
     def test_octal_literals_stay_octal(self):
-        self.assertIn("0577);", self.changed_line("sample.cc:35:54:minus1"))
+        self.assertIn("0577);", self.changed_line("sample.cc:37:54:minus1"))
 
     def test_array_bounds_are_not_mutated(self):
-        self.assertFalse([m for m in self.mutants if m.line == 50 and
+        self.assertFalse([m for m in self.mutants if m.line == 52 and
                           m.op in ("plus1", "minus1") and m.col < 16])
 
     def test_flags_dropped_one_at_a_time(self):
-        self.assertEqual(self.changed_line("sample.cc:35:37:flag"),
+        self.assertEqual(self.changed_line("sample.cc:37:37:flag"),
                          "int opened = open(path, O_CREAT | O_RDWR, 0600);")
-        self.assertEqual(self.changed_line("sample.cc:35:27:flag"),
+        self.assertEqual(self.changed_line("sample.cc:37:27:flag"),
                          "int opened = open(path, O_EXCL | O_RDWR, 0600);")
-        self.assertEqual(self.changed_line("sample.cc:49:18:flag"),
+        self.assertEqual(self.changed_line("sample.cc:51:18:flag"),
                          "pipe2(&opened, 0);")
-        self.assertEqual(self.changed_line("sample.cc:38:7:negate"),
+        self.assertEqual(self.changed_line("sample.cc:40:7:negate"),
                          "if (!(target > 2 && fd != target)) flags |= "
                          "MSG_NOSIGNAL;")
-        self.assertEqual(self.changed_line("sample.cc:38:35:flag"),
+        self.assertEqual(self.changed_line("sample.cc:40:35:flag"),
                          "if (target > 2 && fd != target) ;")
 
     def test_eintr_retries_removed(self):
-        self.assertEqual(self.changed_line("sample.cc:42:21:eintr"),
+        self.assertEqual(self.changed_line("sample.cc:44:21:eintr"),
                          "} while (n < 0 && false);")
         self.assertIn("|| true) return result;",
-                      self.changed_line("sample.cc:18:24:eintr"))
-        self.assertEqual(self.changed_line("sample.cc:45:9:eintr"),
+                      self.changed_line("sample.cc:20:24:eintr"))
+        self.assertEqual(self.changed_line("sample.cc:47:9:eintr"),
                          "n = (write(fd, buffer, 1));")
-        case = self.by_id["sample.cc:24:5:eintr"]
+        case = self.by_id["sample.cc:26:5:eintr"]
         self.assertNotIn(b"case EINTR:", case.apply(self.source))
 
     def test_a_removed_call_takes_its_line_with_it(self):
-        mutant = self.by_id["sample.cc:51:3:call"]
+        mutant = self.by_id["sample.cc:53:3:call"]
         after = mutant.apply(self.source).decode().splitlines()
         self.assertEqual(len(after), len(self.source.splitlines()) - 1)
         self.assertNotIn("  close(opened);", after)
 
     def test_swapped_arguments_of_the_same_type(self):
-        self.assertEqual(self.changed_line("sample.cc:48:8:swap"),
+        self.assertEqual(self.changed_line("sample.cc:50:8:swap"),
                          "dup2(target, fd);")
         # A constant among the arguments is never exchanged.
         self.assertFalse([m for m in self.mutants
-                          if m.op == "swap" and m.line != 48])
+                          if m.op == "swap" and m.line != 50])
 
     def test_operators_inside_a_macro_are_left_alone(self):
-        line = 53  # if (WIFEXITED(status)) return WEXITSTATUS(status);
+        line = 55  # if (WIFEXITED(status)) return WEXITSTATUS(status);
         self.assertEqual({m.op for m in self.mutants if m.line == line},
                          {"negate"})
+
+    def test_negated_condition_and_removed_not_at_one_place(self):
+        line = len(self.source.splitlines())
+        self.assertEqual(self.changed_line(f"sample.cc:{line}:39:negate"),
+                         "bool Neither(bool a, bool b) { return !(!a && !b) "
+                         "? true : a && b; }")
+        self.assertEqual(self.changed_line(f"sample.cc:{line}:39:not"),
+                         "bool Neither(bool a, bool b) { return a && !b ? "
+                         "true : a && b; }")
+
+    def test_comparisons_of_class_types(self):
+        # std::string's operator== and C++20's rewritten `it != end`.
+        self.assertEqual(self.changed_line("sample.cc:64:13:equality"),
+                         "if (*it != wanted) ++count;")
+        self.assertEqual(self.changed_line("sample.cc:63:36:equality"),
+                         "for (auto it = names.begin(); it == names.end(); "
+                         "++it) {")
+        # The rewritten `!=` is no `!`: nothing removes it.
+        self.assertFalse([m for m in self.mutants if m.line == 63 and
+                          m.op == "negate"])
 
     @unittest.skipUnless(shutil.which("g++"), "needs g++")
     def test_every_mutant_compiles(self):

@@ -100,12 +100,16 @@ def write_sample(root, topic, sample, command):
 
 
 def find_moved(wanted_id, source_line, mutants):
-    """The mutant a stale id meant: same file and operator, same unmutated
-    source line, same column; None unless exactly one matches."""
+    """The mutant a stale id meant: same file, operator, column and
+    unmutated source line; when that line occurs more than once, the one
+    nearest to the recorded line (None on a tie or no match)."""
     parts = wanted_id.split(":")
-    if len(parts) != 4:
+    if len(parts) != 4 or not parts[1].isdigit():
         return None
-    name, _, col, op = parts
-    matches = [m for m in mutants if m.file == name and m.op == op
-               and str(m.col) == col and m.source_line == source_line]
-    return matches[0] if len(matches) == 1 else None
+    name, line, col, op = parts
+    matches = sorted((abs(m.line - int(line)), m.line, m) for m in mutants
+                     if m.file == name and m.op == op and str(m.col) == col
+                     and m.source_line == source_line)
+    if not matches or (len(matches) > 1 and matches[0][0] == matches[1][0]):
+        return None
+    return matches[0][2]

@@ -175,10 +175,28 @@ def first_failure(xml_path, log_path):
     if log_path and os.path.exists(log_path):
         with open(log_path, errors="replace") as f:
             for line in f:
-                match = re.match(r"\[  FAILED  \] (\w+\.\w+)", line)
+                match = re.match(r"\[  FAILED  \] ([\w/]+\.[\w/]+)", line)
                 if match:
                     return match.group(1)
     return ""
+
+
+def kernel_objects():
+    """The kata tests' named IPC objects now on this machine (their names
+    start with kata-), and the count of System V objects."""
+    names = set()
+    for folder in ("/dev/shm", "/dev/mqueue"):
+        if os.path.isdir(folder):
+            names |= {os.path.join(folder, n) for n in os.listdir(folder)
+                      if n.startswith("kata-") or n.startswith("sem.kata-")}
+    for kind in ("msg", "shm", "sem"):
+        path = f"/proc/sysvipc/{kind}"
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = f.read().splitlines()[1:]
+            names |= {f"System V {kind} id {line.split()[1]}"
+                      for line in lines if len(line.split()) > 1}
+    return names
 
 
 def clean(root, out, topics):

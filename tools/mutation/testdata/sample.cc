@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -53,3 +55,17 @@ int Sample(int fd, int target, const char* path, char* buffer) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return n > 0 ? flags : array[0];
 }
+
+// Comparisons of class types: overloaded operators, and C++20's rewritten
+// `!=` (only == is declared for these iterators).
+int Count(const std::vector<std::string>& names, const std::string& wanted) {
+  int count = 0;
+  for (auto it = names.begin(); it != names.end(); ++it) {
+    if (*it == wanted) ++count;
+  }
+  return count;
+}
+
+// A condition that starts with a `!` of its own: negating the condition and
+// removing the `!` are two mutants at one place.
+bool Neither(bool a, bool b) { return !a && !b ? true : a && b; }
