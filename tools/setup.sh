@@ -16,14 +16,16 @@ if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
 
 # Bazel 4.2.3 and its rules from Debian (see DESIGN section 4 / WORKSPACE),
 # GoogleTest and Google Benchmark sources, the compiler, the real tools some
-# tests and demos talk to (cat, tr, sh, socat, ipcs), and gnuplot, which draws
-# the charts of docs/benchmarks.md (tools/bench).
+# tests and demos talk to (cat, tr, sh, socat, ipcs), gnuplot, which draws
+# the charts of docs/benchmarks.md (tools/bench), and libclang's Python
+# binding, the C++ parser of the mutation tool (tools/mutate; it installs for
+# Debian's /usr/bin/python3).
 packages=(
   bazel-bootstrap bazel-rules-cc bazel-rules-java
   googletest libgtest-dev libbenchmark-dev
   g++ python3 patch clang-format
   coreutils socat util-linux procps
-  gnuplot-nox
+  gnuplot-nox python3-clang
 )
 # npm (for the two tools below) may come from another Node.js distribution
 # whose nodejs package conflicts with Debian's npm: only ask for it if missing.
