@@ -86,9 +86,11 @@ class [[nodiscard]] InjectedFault {
                             long times = 1);
 
   // Every call of `calls` is interrupted once before it gets through: in
-  // each process the 1st, 3rd, 5th... matching call fails with `error`
+  // each process, the 1st, 3rd, 5th... call of each name fails with `error`
   // (EINTR unless given), the one after it is made. Code that retries gets
-  // the same result as without the fault; code that gives up does not.
+  // the same result as without the fault; code that gives up does not. The
+  // turns are counted per name, so a loop that alternates two calls (poll,
+  // then write) still gets each of them through.
   static InjectedFault InterruptEach(const Calls& calls, int error = EINTR);
 
   // Matching calls from the `nth` on (`times` of them; < 0: all) are made

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ipc.h>
@@ -48,10 +49,12 @@ void kata_bypass_reset(void) { kata_bypass_depth = 0; }
 /* Defined in runner.cc: remembers a created IPC name for the leak check. */
 void kata_record_created(char kind, const char* name);
 
-/* This process's half of KATA_FAULT_ALTERNATE: whether the next matching
- * call fails. Reset whenever the fault is armed again (a new generation). */
+/* This process's half of KATA_FAULT_ALTERNATE: per call, whether its next
+ * call fails. Kept per call, not per fault, so that a loop of two calls (poll,
+ * then write) does not always land its write on a failing turn. Reset
+ * whenever the fault is armed again (a new generation). */
 static unsigned kata_local_generation[KATA_MAX_FAULTS];
-static int kata_local_toggle[KATA_MAX_FAULTS];
+static unsigned char kata_local_toggle[KATA_MAX_FAULTS][KATA_NUM_CALLS];
 
 struct kata_verdict {
   int action; /* 0, KATA_FAULT_FAIL, _SHORT or _FAIL_AFTER */
@@ -78,11 +81,11 @@ static struct kata_verdict kata_enter(int index) {
     if (fault->mode == KATA_FAULT_ALTERNATE) {
       if (kata_local_generation[i] != fault->generation) {
         kata_local_generation[i] = fault->generation;
-        kata_local_toggle[i] = 0;
+        memset(kata_local_toggle[i], 0, sizeof(kata_local_toggle[i]));
       }
-      kata_local_toggle[i] ^= 1;
+      kata_local_toggle[i][index] ^= 1;
       __atomic_add_fetch(&fault->seen, 1, __ATOMIC_RELAXED);
-      if (!kata_local_toggle[i]) continue;
+      if (!kata_local_toggle[i][index]) continue;
       __atomic_add_fetch(&fault->fired, 1, __ATOMIC_RELAXED);
       verdict.action = KATA_FAULT_FAIL;
       verdict.error = fault->error;

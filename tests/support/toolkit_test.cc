@@ -555,6 +555,22 @@ TEST(Faults, InterruptEachFailsEveryOtherCallInEachProcess) {
   });
 }
 
+// Tests that InterruptEach counts turns per call name: a loop that
+// alternates two calls (poll, then write) still gets each through, instead
+// of always landing its write on a failing turn.
+TEST(Faults, InterruptEachCountsTurnsPerCall) {
+  RawPipe pipe;
+  auto eintr = kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  int written = 0;
+  for (int round = 0; round < 16 && written < 3; ++round) {
+    pollfd entry{pipe.write_end(), POLLOUT, 0};
+    if (poll(&entry, 1, -1) < 0) continue;
+    if (write(pipe.write_end(), "x", 1) == 1) ++written;
+  }
+  EXPECT_EQ(written, 3)
+      << "a poll-then-write loop never got its writes through";
+}
+
 // Tests that ShortTransfer makes a call move fewer bytes, for plain calls and
 // for the vector calls alike.
 TEST(Faults, ShortTransferCutsEveryKindOfTransfer) {
