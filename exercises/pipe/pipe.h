@@ -33,6 +33,10 @@
 // call (for example "pipe2: Too many open files"); expected outcomes such as
 // end of file are ordinary return values.
 //
+// Every function that forks flushes stdio's buffers first (fflush(nullptr)),
+// so that output the caller has buffered but not yet written is not written
+// a second time by a child that flushes its copy.
+//
 // The exercise and the solution share this header word for word; only the .cc
 // file differs. See exercises/pipe/README.md for the stages and hints.
 
@@ -242,8 +246,11 @@ struct CommandResult {
 //
 // Throws std::invalid_argument if `argv` is empty, std::system_error naming
 // "execvp(<program>)" with the child's errno if the program cannot be started
-// (for example ENOENT), and std::system_error for any other failed call. No
-// descriptor is left open and no child is left unreaped, even on error.
+// (for example ENOENT), std::system_error naming the call if the child fails
+// before exec (dup2), and std::system_error for any other failed call. If the
+// child cannot even report why it failed, the command counts as started and
+// its status is exit code 127. No descriptor is left open and no child is
+// left unreaped, even on error.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::string_view input);
 

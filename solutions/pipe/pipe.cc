@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -45,7 +47,7 @@ class SigpipeBlocked {
   }
   ~SigpipeBlocked() {
     if (!was_pending_) {
-      const timespec no_wait{0, 0};
+      const timespec no_wait{};  // do not wait
       while (sigtimedwait(&sigpipe_, nullptr, &no_wait) == SIGPIPE) {
       }
     }
@@ -61,7 +63,7 @@ class SigpipeBlocked {
 };
 
 void WaitUntilWritable(int fd) {
-  pollfd entry{fd, POLLOUT, 0};
+  pollfd entry{.fd = fd, .events = POLLOUT};
   while (poll(&entry, 1, -1) < 0) {
     if (errno != EINTR) ThrowErrno("poll");
   }
@@ -269,25 +271,55 @@ void WriteRecord(int fd, std::string_view record) {
 
 namespace {
 
-// Reads the errno a child sends through `channel` when execvp fails. End of
-// file without data means exec succeeded: the close-on-exec write end closed.
-int ReadExecError(int channel) {
-  int error = 0;
-  ssize_t n;
-  do {
-    n = read(channel, &error, sizeof(error));
-  } while (n < 0 && errno == EINTR);
-  return n == sizeof(error) ? error : 0;
+// What a child that could not start the program tells its parent through
+// the exec-error channel: the step that failed, and its errno.
+struct StartFailure {
+  int step;
+  int error;
+};
+enum StartStep : int { kStarted, kDup2, kClearCloseOnExec, kExec };
+
+std::string StepName(const StartFailure& failure, const std::string& program) {
+  switch (failure.step) {
+    case kDup2:
+      return "dup2";
+    case kClearCloseOnExec:
+      return "fcntl(F_SETFD)";
+    case kExec:
+      return "execvp(" + program + ")";
+  }
+  return "read(exec-error channel)";
 }
 
 // In the child: put `fd` on `target` (0 or 1). dup2 clears close-on-exec on
-// the copy; if the pipe end already is `target`, clear it by hand.
-void MoveTo(int fd, int target) {
-  if (fd == target) {
-    fcntl(fd, F_SETFD, 0);
-  } else {
-    dup2(fd, target);
+// the copy; if the pipe end already is `target`, clear it by hand. Returns
+// the step that failed, or kStarted.
+int MoveTo(int fd, int target) {
+  if (fd == target)
+    return fcntl(fd, F_SETFD, 0) < 0 ? kClearCloseOnExec : kStarted;
+  return dup2(fd, target) < 0 ? kDup2 : kStarted;
+}
+
+// In the child: tells the parent which step failed and why, then ends. If
+// even this write fails, the parent sees end of file (as after a successful
+// exec) and the exit code 127 tells the rest.
+[[noreturn]] void ReportStartFailure(int channel, int step) {
+  const StartFailure failure{step, errno};
+  while (write(channel, &failure, sizeof(failure)) < 0 && errno == EINTR) {
   }
+  _exit(127);
+}
+
+// Reads what the child reported through `channel`. End of file without data
+// means exec succeeded: the close-on-exec write end closed.
+std::optional<StartFailure> ReadStartFailure(int channel) {
+  const std::string report = ReadAll(channel);
+  if (report.empty()) return std::nullopt;
+  StartFailure failure{kStarted, EPROTO};  // a report of the wrong size
+  if (report.size() == sizeof(failure)) {
+    std::memcpy(&failure, report.data(), sizeof(failure));
+  }
+  return failure;
 }
 
 // Feeds `input` to `to_child` while draining `from_child` into `output`, until
@@ -340,24 +372,27 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   Pipe exec_error = MakePipe();  // close-on-exec: closes itself on success
   pid_t pid = ForkOrThrow();
   if (pid == 0) {
-    MoveTo(stdin_pipe.read_end.get(), STDIN_FILENO);
-    MoveTo(stdout_pipe.write_end.get(), STDOUT_FILENO);
+    const int channel = exec_error.write_end.get();
+    if (int step = MoveTo(stdin_pipe.read_end.get(), STDIN_FILENO)) {
+      ReportStartFailure(channel, step);
+    }
+    if (int step = MoveTo(stdout_pipe.write_end.get(), STDOUT_FILENO)) {
+      ReportStartFailure(channel, step);
+    }
     execvp(args[0], args.data());
-    int error = errno;  // tell the parent why, through the channel
-    if (write(exec_error.write_end.get(), &error, sizeof(error)) < 0)
-      _exit(126);
-    _exit(127);
+    ReportStartFailure(channel, kExec);
   }
   stdin_pipe.read_end.reset();
   stdout_pipe.write_end.reset();
   exec_error.write_end.reset();
 
-  if (int error = ReadExecError(exec_error.read_end.get())) {
-    WaitForChild(pid);
-    ThrowErrno("execvp(" + argv[0] + ")", error);
-  }
   CommandResult result;
   try {
+    if (std::optional<StartFailure> failure =
+            ReadStartFailure(exec_error.read_end.get())) {
+      throw std::system_error(failure->error, std::generic_category(),
+                              StepName(*failure, argv[0]));
+    }
     Exchange(stdin_pipe.write_end, stdout_pipe.read_end, input, result.output);
   } catch (...) {
     stdin_pipe.write_end.reset();

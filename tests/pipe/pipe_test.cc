@@ -14,19 +14,32 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "tests/support/kata.h"
 
@@ -60,25 +73,41 @@ KATA_STAGE(Stage8CommandRunner,
 
 // ----------------------------------------------------------------- helpers
 
+// The test's own I/O goes straight to the kernel (syscall(2)): no call counter
+// moves, and no fault or interruption injected into the code under test
+// touches it.
+ssize_t SysRead(int fd, void* buffer, std::size_t size) {
+  return syscall(SYS_read, fd, buffer, size);
+}
+ssize_t SysWrite(int fd, const void* data, std::size_t size) {
+  return syscall(SYS_write, fd, data, size);
+}
+void SysClose(int fd) { syscall(SYS_close, fd); }
+int SysFcntl(int fd, int command, long argument = 0) {
+  return static_cast<int>(syscall(SYS_fcntl, fd, command, argument));
+}
+
 // The test's own pipe, independent of the code under test.
 struct RawPipe {
   int read_fd = -1, write_fd = -1;
-  RawPipe() {
+  explicit RawPipe(int flags = O_CLOEXEC) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
+    if (syscall(SYS_pipe2, fds, flags) != 0)
       throw std::system_error(errno, std::generic_category(), "pipe2");
     read_fd = fds[0];
     write_fd = fds[1];
   }
+  RawPipe(const RawPipe&) = delete;
+  RawPipe& operator=(const RawPipe&) = delete;
   ~RawPipe() {
     CloseRead();
     CloseWrite();
   }
   void CloseRead() {
-    if (read_fd >= 0) close(std::exchange(read_fd, -1));
+    if (read_fd >= 0) SysClose(std::exchange(read_fd, -1));
   }
   void CloseWrite() {
-    if (write_fd >= 0) close(std::exchange(write_fd, -1));
+    if (write_fd >= 0) SysClose(std::exchange(write_fd, -1));
   }
 };
 
@@ -86,7 +115,7 @@ std::string RawReadAll(int fd) {
   std::string data;
   char buffer[65536];
   for (;;) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
+    ssize_t n = SysRead(fd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return data;
     data.append(buffer, static_cast<std::size_t>(n));
@@ -95,7 +124,7 @@ std::string RawReadAll(int fd) {
 
 bool RawWriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
+    ssize_t n = SysWrite(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     data.remove_prefix(static_cast<std::size_t>(n));
@@ -103,12 +132,49 @@ bool RawWriteAll(int fd, std::string_view data) {
   return true;
 }
 
+// Waits for one byte on `fd`: how a test's child waits until it is told to go
+// on.
+void AwaitByte(int fd) {
+  char byte;
+  while (SysRead(fd, &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
+// Fills the pipe of write end `fd` to the brim (through a moment of
+// O_NONBLOCK) and returns how many bytes it took.
+std::size_t FillPipe(int fd) {
+  const int flags = SysFcntl(fd, F_GETFL);
+  SysFcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  std::size_t total = 0;
+  const std::string chunk(4096, '#');
+  for (std::size_t size : {chunk.size(), std::size_t{1}}) {
+    while (SysWrite(fd, chunk.data(), size) > 0) total += size;
+  }
+  SysFcntl(fd, F_SETFL, flags);
+  return total;
+}
+
+// Whether descriptor `fd` of this process is open.
+bool IsOpen(int fd) { return SysFcntl(fd, F_GETFD) >= 0; }
+
+// The file status flags of `fd` (O_NONBLOCK, the access mode, ...).
+int StatusFlags(int fd) { return SysFcntl(fd, F_GETFL); }
+
 // Bytes that differ at every position mod 251, so a lost or repeated chunk
 // shows up as a mismatch rather than going unnoticed.
 std::string Pattern(std::size_t size) {
   std::string data(size, '\0');
   for (std::size_t i = 0; i < size; ++i)
     data[i] = static_cast<char>('!' + i % 251 % 90);
+  return data;
+}
+
+// Every byte value, NUL included, over and over: data that a function
+// treating bytes as C strings (strlen, c_str()) would cut short.
+std::string AllByteValues(std::size_t size) {
+  std::string data(size, '\0');
+  for (std::size_t i = 0; i < size; ++i)
+    data[i] = static_cast<char>(i * 7 % 256);
   return data;
 }
 
@@ -131,6 +197,320 @@ void ExpectSystemError(Call call, std::errc error, std::string_view call_name,
         << Hint(
                "std::system_error(errno, std::generic_category(), \"<call>\")");
   }
+}
+
+// ------------------------------------------------- parent and child roles
+
+// The exit code a child's code returns when it finds itself in the test
+// runner (see RunsInTheRunner).
+constexpr int kRanInTheRunner = 97;
+
+constexpr char kSwappedRoles[] =
+    "fork() returns 0 in the child and the child's pid in the parent: run the "
+    "child's part when it returns 0, the parent's part otherwise";
+
+// Code meant for the forked child (a ChildMain or a Service) calls this
+// first. If it runs in the test runner, the parent and the child swapped
+// roles after fork(): the runner is about to end with _exit(), and its exit
+// status is all that is left to report the mistake. Says so on the terminal
+// and returns true, so the caller can make that status a failure.
+bool RunsInTheRunner(std::string_view what) {
+  if (getpid() != kata::RunnerPid()) return false;
+  const std::string message =
+      "\n[  FAILED  ] " + std::string(what) +
+      " ran in the test runner itself (pid " + std::to_string(getpid()) +
+      "), not in the forked child: the runner now ends with the child's exit "
+      "code " +
+      std::to_string(kRanInTheRunner) +
+      " and the rest of the tests never run\n" + Hint(kSwappedRoles) + "\n";
+  SysWrite(STDOUT_FILENO, message.data(), message.size());
+  return true;
+}
+
+// A ChildMain that first checks that it runs in a forked child.
+kata::pipe::ChildMain InChild(std::function<int(int)> body) {
+  return [body = std::move(body)](int fd) {
+    return RunsInTheRunner("child_main") ? kRanInTheRunner : body(fd);
+  };
+}
+
+// A Service that first checks that it runs in a forked child.
+kata::pipe::Service InChildService(
+    std::function<std::string(std::string_view)> body) {
+  return [body = std::move(body)](std::string_view request) -> std::string {
+    if (RunsInTheRunner("the service")) {
+      throw std::logic_error("the service ran in the test runner");
+    }
+    return body(request);
+  };
+}
+
+// ------------------------------------------------------ injected failures
+
+// Where an injected failure happens: in the caller's process (the one that
+// calls the code under test) or in the children the code under test forks.
+enum class Side { kCaller, kChildren };
+
+kata::InjectedFault OnSide(kata::InjectedFault fault, Side side,
+                           pid_t caller = getpid()) {
+  if (side == Side::kCaller) {
+    fault.OnlyIn(caller);
+  } else {
+    fault.ExceptIn(caller);
+  }
+  return fault;
+}
+
+// kata::ForEachInjectedFailure for one side only: runs `body(nullptr)` once
+// and counts the calls of `calls` made on `side`; then runs `body(&case)`
+// once per call and occurrence (the first three and the last), with that
+// call failing with `error` on that side only.
+std::vector<kata::FaultCase> ForEachFailureOn(
+    Side side, const kata::Calls& calls, int error,
+    const std::function<void(const kata::FaultCase*)>& body) {
+  const pid_t caller = getpid();
+  // At most eight faults can be armed at once: count eight calls per run.
+  std::vector<long> counts;
+  for (std::size_t first = 0; first < calls.size(); first += 8) {
+    std::vector<kata::InjectedFault> counters;
+    for (std::size_t i = first; i < calls.size() && i < first + 8; ++i) {
+      counters.push_back(
+          OnSide(kata::InjectedFault::Fail({calls[i]}, error, LONG_MAX), side,
+                 caller));
+    }
+    body(nullptr);
+    for (const kata::InjectedFault& counter : counters) {
+      counts.push_back(counter.seen());
+    }
+  }
+  std::vector<kata::FaultCase> cases;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    for (long n = 1; n <= counts[i]; ++n) {
+      if (n > 3 && n != counts[i]) continue;
+      kata::FaultCase fault_case{std::string(calls[i]), n, error};
+      const std::string where =
+          side == Side::kCaller ? " in the caller" : " in the child";
+      kata::OnDeadlock(
+          "the test hung after " + fault_case.ToString() + where +
+          ": an error path that waits for something that will never come (a "
+          "child still holding a pipe end, or one never told to stop)");
+      kata::InjectedFault fault =
+          OnSide(kata::InjectedFault::Fail({calls[i]}, error, n), side, caller);
+      SCOPED_TRACE(fault_case.ToString() + where);
+      // A run may make fewer calls than the first one did (how often a
+      // poll loop turns depends on timing): then nothing failed, and what
+      // the body reports is not about a failure. Keep its reports until the
+      // fault is known to have fired.
+      testing::TestPartResultArray reports;
+      {
+        testing::ScopedFakeTestPartResultReporter keep(
+            testing::ScopedFakeTestPartResultReporter::
+                INTERCEPT_ONLY_CURRENT_THREAD,
+            &reports);
+        body(&fault_case);
+      }
+      if (fault.fired() == 0) continue;
+      cases.push_back(fault_case);
+      for (int r = 0; r < reports.size(); ++r) {
+        const testing::TestPartResult& report = reports.GetTestPartResult(r);
+        ADD_FAILURE_AT(report.file_name() ? report.file_name() : "?",
+                       report.line_number())
+            << report.message();
+      }
+    }
+  }
+  return cases;
+}
+
+bool IsWaitCall(const std::string& call) {
+  return call == "wait" || call == "waitpid" || call == "wait4" ||
+         call == "waitid";
+}
+
+// The check of a failure injected into the caller's side: `call` throws the
+// std::system_error the contract names (or recovers, where that is fine),
+// and leaves no descriptor open and no child behind. After a failed wait the
+// child cannot be reaped: that one is cleaned up, not reported.
+void ExpectReportedWithoutLeaks(const kata::FaultCase& fault,
+                                const std::function<void()>& call,
+                                std::string_view hint,
+                                bool recovered_is_fine = false) {
+  kata::ResourceSnapshot before;
+  kata::ExpectReportedOrRecovered(fault, call, recovered_is_fine, hint);
+  const std::string leaks = before.Leaks();
+  if (!IsWaitCall(fault.call)) {
+    EXPECT_EQ(leaks, "")
+        << "after " << fault.ToString() << ", this was left behind"
+        << Hint(
+               "on every error path, close every descriptor (let Fd do it) "
+               "and reap every child you forked before the exception leaves");
+  }
+}
+
+// ------------------------------------------------------------ signal state
+
+// How a caller may have set SIGPIPE up before calling the code under test.
+enum class SigpipeSetup {
+  kDefault,  // SIG_DFL and not blocked: a SIGPIPE kills the process
+  kIgnored,
+  kBlocked,
+  kBlockedAndPending,
+  kHandled,
+};
+
+constexpr SigpipeSetup kEverySigpipeSetup[] = {
+    SigpipeSetup::kDefault, SigpipeSetup::kIgnored, SigpipeSetup::kBlocked,
+    SigpipeSetup::kBlockedAndPending, SigpipeSetup::kHandled};
+
+std::string Describe(SigpipeSetup setup) {
+  switch (setup) {
+    case SigpipeSetup::kDefault:
+      return "at its default action (death)";
+    case SigpipeSetup::kIgnored:
+      return "ignored (SIG_IGN)";
+    case SigpipeSetup::kBlocked:
+      return "blocked";
+    case SigpipeSetup::kBlockedAndPending:
+      return "blocked and one already pending";
+    case SigpipeSetup::kHandled:
+      return "handled by a handler";
+  }
+  return "?";
+}
+
+std::optional<kata::CallerSignal> SetUpSigpipe(SigpipeSetup setup) {
+  std::optional<kata::CallerSignal> caller;
+  switch (setup) {
+    case SigpipeSetup::kDefault:
+      break;
+    case SigpipeSetup::kIgnored:
+      caller.emplace(kata::CallerSignal::Ignored(SIGPIPE));
+      break;
+    case SigpipeSetup::kBlocked:
+      caller.emplace(kata::CallerSignal::Blocked(SIGPIPE));
+      break;
+    case SigpipeSetup::kBlockedAndPending:
+      caller.emplace(kata::CallerSignal::BlockedAndPending(SIGPIPE));
+      break;
+    case SigpipeSetup::kHandled:
+      caller.emplace(kata::CallerSignal::Handled(SIGPIPE));
+      break;
+  }
+  return caller;
+}
+
+bool Pending(const kata::SignalState& state, int signal) {
+  return sigismember(&state.pending, signal) == 1;
+}
+
+// Fills the stack below the caller with set bits, so that a variable the
+// code under test forgets to initialise (a sigset_t never emptied, a mask
+// never saved) holds garbage, as it would deep into a long-running program,
+// rather than a fresh stack's zeros.
+[[gnu::noinline]] void DirtyTheStack() {
+  volatile unsigned char junk[32 * 1024];
+  for (std::size_t i = 0; i < sizeof(junk); ++i) junk[i] = 0xff;
+}
+
+// Runs `call` in a child whose SIGPIPE the caller set up as `setup`, with a
+// blocked SIGUSR2 pending as well, and checks that `call` left the signal
+// state exactly as it found it: dispositions, mask, the caller's pending
+// signals still pending, and no SIGPIPE of its own left pending. `call`
+// catches what it expects to be thrown.
+void ExpectSigpipeStateKept(SigpipeSetup setup, std::string_view what,
+                            const std::function<void()>& call) {
+  kata::RunInChild([&] {
+    signal(SIGPIPE, SIG_DFL);
+    std::optional<kata::CallerSignal> caller = SetUpSigpipe(setup);
+    kata::CallerSignal other = kata::CallerSignal::BlockedAndPending(SIGUSR2);
+    const kata::SignalState before = kata::CaptureSignalState();
+    DirtyTheStack();
+    call();
+    const kata::SignalState after = kata::CaptureSignalState();
+    std::string advice =
+        "block SIGPIPE only for the write (pthread_sigmask with SIG_BLOCK, "
+        "saving the old mask) and restore exactly the saved mask "
+        "(SIG_SETMASK); never change the disposition for the whole process";
+    if (Pending(after, SIGPIPE) && !Pending(before, SIGPIPE)) {
+      advice =
+          "the SIGPIPE your write raised is still pending, and it strikes as "
+          "soon as the caller unblocks it: before restoring the mask, take it "
+          "with sigtimedwait() and a zero timeout, whether write() failed "
+          "with EPIPE or returned a short count";
+    } else if (!Pending(after, SIGPIPE) && Pending(before, SIGPIPE)) {
+      advice =
+          "the caller's own pending SIGPIPE is gone: check sigpending() "
+          "before the write and take a SIGPIPE afterwards only if none was "
+          "pending before";
+    } else if (!Pending(after, SIGUSR2)) {
+      advice =
+          "a signal the caller had pending (SIGUSR2) is gone: the set you "
+          "block and wait on must hold SIGPIPE alone (sigemptyset, then "
+          "sigaddset)";
+    }
+    EXPECT_EQ(kata::SignalStateChanges(before, after), "")
+        << what << ", called with SIGPIPE " << Describe(setup)
+        << ", changed the signal state"
+        << Hint(advice, README "#stage-5-when-the-reader-is-gone");
+  });
+}
+
+// ------------------------------------------------------------ other processes
+
+// Starts `sleep 30` from a child of the code under test (fork, then exec),
+// and returns its pid: a program that child leaves running after it ends. It
+// keeps every descriptor it inherited that is not close-on-exec.
+pid_t StartLingeringProgram() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Ends a program that StartLingeringProgram() started in a child that is gone:
+// the test runner (a subreaper) inherited it.
+void StopLingeringProgram(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  syscall(SYS_wait4, pid, nullptr, 0, nullptr);
+}
+
+bool IsRunning(pid_t pid) {
+  const char state = kata::ProcessState(pid);
+  return state != '?' && state != 'Z';
+}
+
+// The pipe ends that process `pid` holds, by pipe ("pipe:[inode]"): "r" for
+// each read end, "w" for each write end.
+std::map<std::string, std::string> PipeEndsHeldBy(pid_t pid) {
+  std::map<std::string, std::string> ends;
+  const std::filesystem::path proc = "/proc/" + std::to_string(pid);
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(proc / "fd", error)) {
+    const std::string target =
+        std::filesystem::read_symlink(entry.path(), error).string();
+    if (error || target.rfind("pipe:", 0) != 0) continue;
+    std::ifstream info(proc / "fdinfo" / entry.path().filename());
+    std::string key, value;
+    while (info >> key >> value && key != "flags:") {
+    }
+    const bool write_end = key == "flags:" && (std::stoi(value, nullptr, 8) &
+                                               O_ACCMODE) == O_WRONLY;
+    ends[target] += write_end ? "w" : "r";
+  }
+  return ends;
+}
+
+// The pids of the children of `pid` (its main thread's), from /proc.
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/task/" +
+                     std::to_string(pid) + "/children");
+  std::vector<pid_t> children;
+  for (pid_t child; file >> child;) children.push_back(child);
+  return children;
 }
 
 // =========================================================== Stage 1
@@ -211,6 +591,172 @@ TEST(Stage1ExitStatus, RejectsAProcessThatIsNotAChild) {
                     Hint("throw std::system_error when waitpid() returns -1"));
 }
 
+// Tests every exit code from 0 to 255, both ends of the range included, as
+// _exit() passed it.
+TEST(Stage1ExitStatus, ReportsEveryExitCodeFromZeroTo255) {
+  for (int code : {0, 1, 128, 254, 255}) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(code);
+    ExitStatus status = kata::pipe::WaitForChild(pid);
+    EXPECT_TRUE(status.exited && !status.signaled && status.code == code)
+        << "a child that called _exit(" << code << ") was reported as exited "
+        << status.exited << ", exit code " << status.code << ", signaled "
+        << status.signaled
+        << Hint("the exit code is WEXITSTATUS(status), from 0 to 255");
+    EXPECT_EQ(status.ok(), code == 0);
+  }
+}
+
+// Tests a child killed by SIGKILL, which no handler can catch.
+TEST(Stage1ExitStatus, ReportsSigkill) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (;;) pause();
+  }
+  kill(pid, SIGKILL);
+  ExitStatus status = kata::pipe::WaitForChild(pid);
+  EXPECT_TRUE(status.signaled && status.signal == SIGKILL && !status.exited)
+      << "a child killed by SIGKILL (9) was reported as signaled "
+      << status.signaled << ", signal " << status.signal << ", exited "
+      << status.exited
+      << Hint("WIFSIGNALED(status), then WTERMSIG(status) is the signal");
+}
+
+// Tests that WaitForChild waits for the child it is given, not for whichever
+// child ended first, and leaves that other child for its own wait.
+TEST(Stage1ExitStatus, WaitsForTheGivenChildNotAnother) {
+  constexpr char kWhichChild[] =
+      "wait for the pid you were given: waitpid(pid, &status, 0); wait() and "
+      "waitpid(-1, ...) take whichever child ended first";
+  pid_t early = fork();
+  ASSERT_GE(early, 0);
+  if (early == 0) _exit(1);
+  while (kata::ProcessState(early) != 'Z') {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  pid_t late = fork();
+  ASSERT_GE(late, 0);
+  if (late == 0) {
+    kata::WaitUntilBlocked(kata::RunnerPid());  // the runner waits for us
+    _exit(2);
+  }
+  ExitStatus status = kata::pipe::WaitForChild(late);
+  EXPECT_EQ(status.code, 2)
+      << "WaitForChild(" << late << ") returned exit code " << status.code
+      << ", the code of another child (" << early << ") that ended first"
+      << Hint(kWhichChild);
+  EXPECT_EQ(kata::ProcessState(early), 'Z')
+      << "the other child, which ended first, was reaped as well"
+      << Hint(kWhichChild);
+  syscall(SYS_wait4, early, nullptr, 0, nullptr);
+  syscall(SYS_wait4, late, nullptr, 0, nullptr);
+}
+
+// Tests that a child that is stopped (SIGSTOP) and continued has not ended:
+// the wait goes on until it exits.
+TEST(Stage1ExitStatus, KeepsWaitingThroughAStop) {
+  RawPipe tell;  // the runner tells the resumer the stopped child's pid
+  kata::Child resumer([&] {
+    tell.CloseWrite();
+    pid_t stopped = 0;
+    SysRead(tell.read_fd, &stopped, sizeof(stopped));
+    kata::WaitUntilBlocked(kata::RunnerPid());
+    kill(stopped, SIGCONT);
+  });
+  tell.CloseRead();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    raise(SIGSTOP);
+    _exit(4);
+  }
+  while (kata::ProcessState(pid) != 'T') {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  SysWrite(tell.write_fd, &pid, sizeof(pid));
+  ExitStatus status = kata::pipe::WaitForChild(pid);
+  resumer.Join();
+  EXPECT_TRUE(status.exited && status.code == 4)
+      << "a child that was stopped, continued and then exited with code 4 "
+         "was reported as exited "
+      << status.exited << ", exit code " << status.code << ", signaled "
+      << status.signaled
+      << Hint(
+             "a stopped child has not ended: wait without WUNTRACED and "
+             "WCONTINUED, so that waitpid() returns only when it exits or is "
+             "killed");
+  if (!status.exited && !status.signaled) {
+    kill(pid, SIGKILL);
+    syscall(SYS_wait4, pid, nullptr, 0, nullptr);
+  }
+}
+
+// Tests that every interrupted wait is retried: each wait call fails once
+// with EINTR before it gets through.
+TEST(Stage1ExitStatus, RetriesEveryInterruptedWait) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(6);
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kWaitCalls);
+  try {
+    EXPECT_EQ(kata::pipe::WaitForChild(pid).code, 6);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "WaitForChild threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint(
+                         "EINTR only means a signal handler ran: call "
+                         "waitpid() again");
+    syscall(SYS_wait4, pid, nullptr, 0, nullptr);
+  }
+}
+
+// Tests that a wait that fails (other than EINTR) is reported as
+// std::system_error naming waitpid, with the errno of the failure.
+TEST(Stage1ExitStatus, ReportsAFailedWait) {
+  std::vector<kata::FaultCase> cases = ForEachFailureOn(
+      Side::kCaller, kata::kWaitCalls, EINVAL,
+      [](const kata::FaultCase* fault) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) _exit(0);
+        if (fault == nullptr) {
+          kata::pipe::WaitForChild(pid);
+          return;
+        }
+        kata::ExpectReportedOrRecovered(
+            *fault, [pid] { kata::pipe::WaitForChild(pid); }, false,
+            "throw std::system_error(errno, std::generic_category(), "
+            "\"waitpid\") when waitpid() fails with anything but EINTR");
+        syscall(SYS_wait4, pid, nullptr, 0, nullptr);
+      });
+  EXPECT_FALSE(cases.empty()) << "WaitForChild made no wait call at all";
+}
+
+// Tests that the wait blocks in the kernel instead of burning CPU while the
+// child is still running.
+TEST(Stage1ExitStatus, WaitsWithoutBusyWaiting) {
+  RawPipe go;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    go.CloseWrite();
+    AwaitByte(go.read_fd);
+    _exit(0);
+  }
+  kata::Child watcher([&] {
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "WaitForChild while the child still runs",
+        "let waitpid() block until the child ends; a loop of "
+        "waitpid(WNOHANG) and short sleeps keeps waking up");
+    SysWrite(go.write_fd, "g", 1);
+  });
+  EXPECT_TRUE(kata::pipe::WaitForChild(pid).ok());
+  watcher.Join();
+}
+
 // =========================================================== Stage 2
 
 constexpr char kChildHoldsWriteEnd[] =
@@ -224,10 +770,11 @@ constexpr char kChildHoldsWriteEnd[] =
 TEST(Stage2OneWay, ChildReceivesTheMessage) {
   kata::OnDeadlock(kChildHoldsWriteEnd);
   kata::SharedText received;
-  ExitStatus status = kata::pipe::SendToChild("hello, child", [&](int fd) {
-    received.Store(RawReadAll(fd));
-    return 0;
-  });
+  ExitStatus status =
+      kata::pipe::SendToChild("hello, child", InChild([&](int fd) {
+                                received.Store(RawReadAll(fd));
+                                return 0;
+                              }));
   EXPECT_EQ(received.Load(), "hello, child") << Hint(
       "the parent writes the message into the write end; the child reads the "
       "read end");
@@ -238,31 +785,33 @@ TEST(Stage2OneWay, ChildReceivesTheMessage) {
 // Tests that end of file reaches the child promptly after the message.
 TEST(Stage2OneWay, ChildSeesEndOfFileAfterTheMessage) {
   kata::SharedText seen;
-  kata::pipe::SendToChild("ping", [&](int fd) {
-    std::string data;
-    char buffer[64];
-    for (;;) {
-      pollfd entry{fd, POLLIN, 0};
-      if (poll(&entry, 1, 2000) == 0) {
-        seen.Store("no end of file after " + std::to_string(data.size()) +
-                   " bytes");
-        return 3;
-      }
-      ssize_t n = read(fd, buffer, sizeof(buffer));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      data.append(buffer, static_cast<std::size_t>(n));
-    }
-    seen.Store(data + "<EOF>");
-    return 0;
-  });
+  kata::pipe::SendToChild("ping", InChild([&](int fd) {
+                            std::string data;
+                            char buffer[64];
+                            for (;;) {
+                              pollfd entry{fd, POLLIN, 0};
+                              if (poll(&entry, 1, 2000) == 0) {
+                                seen.Store("no end of file after " +
+                                           std::to_string(data.size()) +
+                                           " bytes");
+                                return 3;
+                              }
+                              ssize_t n = read(fd, buffer, sizeof(buffer));
+                              if (n < 0 && errno == EINTR) continue;
+                              if (n <= 0) break;
+                              data.append(buffer, static_cast<std::size_t>(n));
+                            }
+                            seen.Store(data + "<EOF>");
+                            return 0;
+                          }));
   EXPECT_EQ(seen.Load(), "ping<EOF>")
       << Hint(kChildHoldsWriteEnd, README "#stage-2-one-message-to-the-child");
 }
 
 // Tests that the child's exit code comes back to the parent.
 TEST(Stage2OneWay, ChildExitCodeComesBack) {
-  ExitStatus status = kata::pipe::SendToChild("", [](int) { return 42; });
+  ExitStatus status =
+      kata::pipe::SendToChild("", InChild([](int) { return 42; }));
   EXPECT_TRUE(status.exited);
   EXPECT_EQ(status.code, 42)
       << Hint("return WaitForChild(pid) for the child you forked");
@@ -273,10 +822,10 @@ TEST(Stage2OneWay, EmptyMessageIsJustEndOfFile) {
   kata::OnDeadlock(kChildHoldsWriteEnd);
   kata::SharedText received;
   received.Store("(child did not run)");
-  kata::pipe::SendToChild("", [&](int fd) {
-    received.Store(RawReadAll(fd));
-    return 0;
-  });
+  kata::pipe::SendToChild("", InChild([&](int fd) {
+                            received.Store(RawReadAll(fd));
+                            return 0;
+                          }));
   EXPECT_EQ(received.Load(), "");
 }
 
@@ -286,10 +835,10 @@ TEST(Stage2OneWay, MessageLargerThanThePipeArrivesWhole) {
   kata::OnDeadlock(kChildHoldsWriteEnd);
   const std::string message = Pattern(1 << 20);
   kata::SharedText received;
-  kata::pipe::SendToChild(message, [&](int fd) {
-    received.Store(RawReadAll(fd));
-    return 0;
-  });
+  kata::pipe::SendToChild(message, InChild([&](int fd) {
+                            received.Store(RawReadAll(fd));
+                            return 0;
+                          }));
   EXPECT_EQ(Difference(message, received.Load()), "") << Hint(
       "write() may write fewer bytes than asked: WriteAll loops until all are "
       "out");
@@ -298,8 +847,8 @@ TEST(Stage2OneWay, MessageLargerThanThePipeArrivesWhole) {
 // Tests that SendToChild really uses a pipe and a child process.
 TEST(Stage2OneWay, UsesAPipeAndAFork) {
   kata::CallCounter calls;
-  kata::pipe::SendToChild("x",
-                          [](int fd) { return RawReadAll(fd) == "x" ? 0 : 1; });
+  kata::pipe::SendToChild(
+      "x", InChild([](int fd) { return RawReadAll(fd) == "x" ? 0 : 1; }));
   kata::ExpectUsed(calls, {"pipe", "pipe2"}, 1, "a pipe (pipe(2))");
   kata::ExpectUsed(calls, {"fork"}, 1, "a child process (fork(2))");
 }
@@ -307,13 +856,251 @@ TEST(Stage2OneWay, UsesAPipeAndAFork) {
 // Tests that the child ends with _exit() instead of returning into the caller
 // (which here is the test runner: it would run the rest of the tests twice).
 TEST(Stage2OneWay, ChildNeverReturnsIntoTheCaller) {
-  kata::pipe::SendToChild("x", [](int fd) {
-    RawReadAll(fd);
-    return 0;
-  });
+  kata::pipe::SendToChild("x", InChild([](int fd) {
+                            RawReadAll(fd);
+                            return 0;
+                          }));
   EXPECT_EQ(getpid(), kata::RunnerPid())
       << "a child returned from SendToChild"
       << Hint("end the child with _exit(child_main(fd))");
+}
+
+// Tests that MakePipe's two descriptors are the two ends of one pipe: bytes
+// written to write_end come out of read_end, and neither is anything else.
+TEST(Stage2OneWay, MakePipeConnectsTheWriteEndToTheReadEnd) {
+  kata::pipe::Pipe pipe = kata::pipe::MakePipe();
+  ASSERT_TRUE(pipe.read_end.valid() && pipe.write_end.valid())
+      << "MakePipe returned descriptors " << pipe.read_end.get() << " and "
+      << pipe.write_end.get();
+  for (int fd : {pipe.read_end.get(), pipe.write_end.get()}) {
+    EXPECT_EQ(kata::DescriptorKind(getpid(), fd), "pipe")
+        << "descriptor " << fd << " is not a pipe"
+        << Hint(
+               "pipe2() makes the two ends; a socketpair or a file is not "
+               "a pipe");
+  }
+  EXPECT_EQ(StatusFlags(pipe.read_end.get()) & O_ACCMODE, O_RDONLY)
+      << "read_end is not the read end"
+      << Hint(
+             "pipe2(fds, ...) puts the read end in fds[0], the write end in "
+             "fds[1]");
+  EXPECT_EQ(StatusFlags(pipe.write_end.get()) & O_ACCMODE, O_WRONLY)
+      << "write_end is not the write end";
+  ASSERT_EQ(SysWrite(pipe.write_end.get(), "abc", 3), 3);
+  char buffer[8];
+  EXPECT_EQ(SysRead(pipe.read_end.get(), buffer, sizeof(buffer)), 3)
+      << "the bytes written to write_end did not come out of read_end";
+}
+
+// Tests that both ends are close-on-exec and blocking, as the contract says:
+// a program started later does not inherit them, and a read waits for data.
+TEST(Stage2OneWay, MakePipeEndsAreCloseOnExecAndBlocking) {
+  kata::pipe::Pipe pipe = kata::pipe::MakePipe();
+  for (int fd : {pipe.read_end.get(), pipe.write_end.get()}) {
+    EXPECT_NE(SysFcntl(fd, F_GETFD) & FD_CLOEXEC, 0)
+        << "descriptor " << fd << " is not close-on-exec"
+        << Hint("pipe2(fds, O_CLOEXEC) sets it on both ends at once");
+    EXPECT_EQ(StatusFlags(fd) & (O_NONBLOCK | O_DIRECT), 0)
+        << "descriptor " << fd << " has flags 0" << std::oct << StatusFlags(fd)
+        << std::dec << ", O_NONBLOCK or O_DIRECT among them"
+        << Hint("O_CLOEXEC is the only flag MakePipe asks for");
+  }
+}
+
+// Tests MakePipe at the descriptor limit (RLIMIT_NOFILE): with room for one
+// more descriptor than it needs, and for exactly two, it works; with room for
+// one it throws EMFILE naming pipe2 and leaves nothing open.
+TEST(Stage2OneWay, MakePipeAtTheDescriptorLimit) {
+  kata::RunInChild([] {
+    std::vector<int> free_fds;
+    for (int fd = 0; free_fds.size() < 2; ++fd) {
+      if (!IsOpen(fd)) free_fds.push_back(fd);
+    }
+    rlimit old{};
+    getrlimit(RLIMIT_NOFILE, &old);
+    auto room_below = [&](int limit) {
+      rlimit room{static_cast<rlim_t>(limit), old.rlim_max};
+      ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &room), 0);
+    };
+    for (int extra : {2, 1}) {
+      room_below(free_fds[1] + extra);
+      kata::pipe::Pipe pipe = kata::pipe::MakePipe();
+      EXPECT_TRUE(pipe.read_end.valid() && pipe.write_end.valid());
+    }
+    room_below(free_fds[1]);  // one free descriptor only
+    ExpectSystemError([] { kata::pipe::Pipe pipe = kata::pipe::MakePipe(); },
+                      std::errc::too_many_files_open, "pipe2",
+                      Hint("throw std::system_error naming pipe2 when pipe2() "
+                           "fails"));
+    EXPECT_FALSE(IsOpen(free_fds[0]))
+        << "descriptor " << free_fds[0] << " was left open by the failure";
+    setrlimit(RLIMIT_NOFILE, &old);
+  });
+}
+
+// Tests that a failed pipe2() is reported as std::system_error naming pipe2,
+// with the errno of the failure, never as a pair of made-up descriptors.
+TEST(Stage2OneWay, MakePipeReportsAFailedPipe2) {
+  auto make = [] { kata::pipe::Pipe pipe = kata::pipe::MakePipe(); };
+  ForEachFailureOn(Side::kCaller, {"pipe", "pipe2"}, ENFILE,
+                   [&](const kata::FaultCase* fault) {
+                     if (fault == nullptr) return make();
+                     ExpectReportedWithoutLeaks(
+                         *fault, make,
+                         "throw std::system_error(errno, "
+                         "std::generic_category(), \"pipe2\") when pipe2() "
+                         "returns -1");
+                   });
+}
+
+// Tests that SendToChild moves the message through a pipe: the child gets a
+// pipe's read end, and no other kind of channel is opened.
+TEST(Stage2OneWay, SendToChildMovesTheMessageThroughAPipe) {
+  kata::OnDeadlock(kChildHoldsWriteEnd);
+  kata::SharedText seen;
+  kata::MechanismWatch watch;
+  ExitStatus status = kata::pipe::SendToChild(
+      "through a pipe", InChild([&](int fd) {
+        const bool read_only = (StatusFlags(fd) & O_ACCMODE) == O_RDONLY;
+        seen.Store(kata::DescriptorKind(getpid(), fd) +
+                   (read_only ? " read end: " : " other: ") + RawReadAll(fd));
+        return 0;
+      }));
+  kata::ExpectOnlyMechanism(watch, {"pipe"}, "a pipe");
+  EXPECT_EQ(seen.Load(), "pipe read end: through a pipe")
+      << Hint("give the child the read end of the pipe made by MakePipe");
+  EXPECT_TRUE(status.ok());
+}
+
+// Tests messages around the pipe's capacity: one byte less than it holds,
+// exactly that, and one byte more, every byte value included.
+TEST(Stage2OneWay, MessagesAroundThePipesCapacityArriveWhole) {
+  kata::OnDeadlock(kChildHoldsWriteEnd);
+  RawPipe probe;
+  const auto capacity =
+      static_cast<std::size_t>(SysFcntl(probe.write_fd, F_GETPIPE_SZ));
+  for (std::size_t size : {capacity - 1, capacity, capacity + 1}) {
+    const std::string message = AllByteValues(size);
+    kata::SharedText received;
+    kata::pipe::SendToChild(message, InChild([&](int fd) {
+                              received.Store(RawReadAll(fd));
+                              return 0;
+                            }));
+    EXPECT_EQ(Difference(message, received.Load()), "")
+        << "a message of " << size << " bytes"
+        << Hint(
+               "write every byte, NUL bytes too: the size is data.size(), "
+               "never strlen()");
+  }
+}
+
+// Tests that every blocking call of SendToChild is retried when it is
+// interrupted: each fails once with EINTR before it gets through.
+TEST(Stage2OneWay, SendToChildRetriesEveryInterruptedCall) {
+  kata::OnDeadlock(kChildHoldsWriteEnd);
+  const std::string message = Pattern(1 << 20);
+  kata::SharedText received;
+  ExitStatus status;
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  try {
+    status = kata::pipe::SendToChild(message, InChild([&](int fd) {
+                                       received.Store(RawReadAll(fd));
+                                       return 0;
+                                     }));
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "SendToChild threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint(
+                         "EINTR only means a signal handler ran: make the "
+                         "same call again (write, waitpid)");
+  }
+  EXPECT_EQ(Difference(message, received.Load()), "") << Hint(
+      "a write() that fails with EINTR wrote nothing: write the same "
+      "bytes again");
+  EXPECT_TRUE(status.ok()) << "exit code " << status.code;
+}
+
+// Tests every error path of SendToChild: each of its calls failing in turn is
+// reported as std::system_error naming that call, with no descriptor left
+// open and the child reaped.
+TEST(Stage2OneWay, SendToChildReportsEveryFailedCall) {
+  const std::string message = Pattern(256 << 10);
+  auto send = [&] {
+    kata::pipe::SendToChild(message, InChild([](int fd) {
+                              RawReadAll(fd);
+                              return 0;
+                            }));
+  };
+  ForEachFailureOn(
+      Side::kCaller,
+      {"pipe", "pipe2", "fork", "write", "wait", "waitpid", "wait4", "waitid"},
+      EIO, [&](const kata::FaultCase* fault) {
+        if (fault == nullptr) return send();
+        ExpectReportedWithoutLeaks(
+            *fault, send,
+            "report a failed call as std::system_error naming it; before "
+            "the exception leaves, close your write end (the child then sees "
+            "end of file) and reap the child");
+      });
+}
+
+// Tests that SendToChild blocks in the kernel, without burning CPU, while
+// the pipe is full and the child has not started reading.
+TEST(Stage2OneWay, SendToChildWaitsForTheReaderWithoutBusyWaiting) {
+  kata::OnDeadlock(kChildHoldsWriteEnd);
+  RawPipe go;
+  const std::string message = Pattern(1 << 20);
+  kata::SharedText received;
+  kata::Child watcher([&] {
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "SendToChild writing into a full pipe",
+        "a blocking write() waits in the kernel until the reader makes room; "
+        "do not make the pipe non-blocking and retry in a loop");
+    SysWrite(go.write_fd, "g", 1);
+  });
+  kata::pipe::SendToChild(message, InChild([&](int fd) {
+                            AwaitByte(go.read_fd);
+                            received.Store(RawReadAll(fd));
+                            return 0;
+                          }));
+  watcher.Join();
+  EXPECT_EQ(Difference(message, received.Load()), "");
+}
+
+// Runs `fork_and_flush(file)`, a call of the code under test whose forked
+// child writes a line into `file` and flushes it, after the caller put a
+// line of its own into `file`'s stdio buffer. Expects the caller's line once.
+void ExpectCallersBufferedOutputWrittenOnce(
+    std::string_view call, const std::function<void(FILE*)>& fork_and_flush) {
+  RawPipe sink;
+  FILE* file = fdopen(SysFcntl(sink.write_fd, F_DUPFD_CLOEXEC, 0), "w");
+  ASSERT_NE(file, nullptr);
+  sink.CloseWrite();
+  setvbuf(file, nullptr, _IOFBF, 4096);
+  std::fputs("caller's line\n", file);  // stays in the buffer for now
+  fork_and_flush(file);
+  std::fclose(file);
+  EXPECT_EQ(RawReadAll(sink.read_fd), "caller's line\nchild's line\n")
+      << call << " forked a child that printed the caller's buffered output "
+      << "a second time"
+      << Hint(
+             "flush stdio (fflush(nullptr)) before fork(): the child gets a "
+             "copy of every stdio buffer not yet written, and a child that "
+             "flushes writes it again");
+}
+
+// Tests that output the caller buffered in stdio is written once, not once
+// more by SendToChild's child when it flushes its copy.
+TEST(Stage2OneWay, ChildDoesNotRepeatTheCallersBufferedOutput) {
+  ExpectCallersBufferedOutputWrittenOnce("SendToChild", [](FILE* file) {
+    kata::pipe::SendToChild("", InChild([file](int fd) {
+                              RawReadAll(fd);
+                              std::fputs("child's line\n", file);
+                              std::fflush(file);
+                              return 0;
+                            }));
+  });
 }
 
 // =========================================================== Stage 3
@@ -427,6 +1214,278 @@ TEST(Stage3FullReadsAndWrites, ReadAllRejectsABadDescriptor) {
       Hint("throw std::system_error when read() returns -1 (except EINTR)"));
 }
 
+// Tests that WriteAll retries a write() that a signal interrupted before a
+// single byte moved (the pipe was full when the write began): such a write
+// fails with EINTR instead of returning a short count.
+TEST(Stage3FullReadsAndWrites, WriteAllRetriesAWriteInterruptedBeforeAnyByte) {
+  InterruptingSignal interrupt(SIGUSR1);
+  RawPipe pipe;
+  const std::size_t prefill = FillPipe(pipe.write_fd);
+  const std::string data = Pattern(100 << 10);
+  kata::SharedText received;
+  kata::Child reader([&] {
+    pipe.CloseWrite();
+    InterruptRunnerWhenBlocked(SIGUSR1);  // blocked on the full pipe
+    received.Store(RawReadAll(pipe.read_fd));
+  });
+  pipe.CloseRead();
+  try {
+    kata::pipe::WriteAll(pipe.write_fd, data);
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "WriteAll threw " << e.what()
+                  << Hint(
+                         "EINTR: a signal interrupted write() before any "
+                         "byte moved; write the same bytes again");
+  }
+  pipe.CloseWrite();
+  reader.Join();
+  const std::string got = received.Load();
+  EXPECT_EQ(Difference(data, got.substr(std::min(prefill, got.size()))), "");
+}
+
+// Tests that WriteAll carries on when every call it makes is interrupted
+// once: write() and, while the non-blocking pipe is full, poll().
+TEST(Stage3FullReadsAndWrites, WriteAllRetriesEveryInterruptedCall) {
+  RawPipe pipe;
+  SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
+  const std::size_t prefill = FillPipe(pipe.write_fd);
+  const std::string data = Pattern(256 << 10);
+  kata::SharedText received;
+  kata::Child reader([&] {
+    pipe.CloseWrite();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    received.Store(RawReadAll(pipe.read_fd));
+  });
+  pipe.CloseRead();
+  {
+    kata::InjectedFault eintr =
+        kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+    try {
+      kata::pipe::WriteAll(pipe.write_fd, data);
+    } catch (const std::system_error& e) {
+      ADD_FAILURE() << "WriteAll threw " << e.what() << " when "
+                    << eintr.description()
+                    << Hint(
+                           "EINTR only means a signal handler ran: make the "
+                           "same call again (write, poll)");
+    }
+  }
+  pipe.CloseWrite();
+  reader.Join();
+  const std::string got = received.Load();
+  EXPECT_EQ(Difference(data, got.substr(std::min(prefill, got.size()))), "");
+}
+
+// Tests that WriteAll finishes when every write() moves only part of what it
+// was asked to.
+TEST(Stage3FullReadsAndWrites, WriteAllFinishesWhenEveryWriteIsShort) {
+  RawPipe pipe;
+  const std::string data = AllByteValues(200 << 10);
+  kata::SharedText received;
+  kata::Child reader([&] {
+    pipe.CloseWrite();
+    received.Store(RawReadAll(pipe.read_fd));
+  });
+  pipe.CloseRead();
+  {
+    kata::InjectedFault short_writes =
+        kata::InjectedFault::ShortTransfer(kata::kWriteCalls, 1000);
+    kata::pipe::WriteAll(pipe.write_fd, data);
+  }
+  pipe.CloseWrite();
+  reader.Join();
+  EXPECT_EQ(Difference(data, received.Load()), "")
+      << Hint("write() returns how many bytes it took: go on from there");
+}
+
+// Tests that WriteAll waits for room on a full non-blocking pipe without
+// burning CPU: EAGAIN means "wait with poll() for POLLOUT", not "try again".
+TEST(Stage3FullReadsAndWrites, WriteAllWaitsForRoomWithoutBusyWaiting) {
+  RawPipe pipe;
+  SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
+  const std::size_t prefill = FillPipe(pipe.write_fd);
+  const std::string data = Pattern(64 << 10);
+  kata::SharedText received;
+  kata::Child reader([&] {
+    pipe.CloseWrite();
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "WriteAll on a full non-blocking pipe",
+        "on EAGAIN, wait with poll() for POLLOUT; calling write() again at "
+        "once spins and burns the CPU");
+    received.Store(RawReadAll(pipe.read_fd));
+  });
+  pipe.CloseRead();
+  kata::pipe::WriteAll(pipe.write_fd, data);
+  pipe.CloseWrite();
+  reader.Join();
+  EXPECT_EQ(received.Load().size(), prefill + data.size());
+}
+
+// Tests every error path of WriteAll: a write() or a poll() that fails (other
+// than EINTR and EAGAIN) is reported as std::system_error naming it.
+TEST(Stage3FullReadsAndWrites, WriteAllReportsEveryFailedCall) {
+  const std::string data = Pattern(128 << 10);
+  ForEachFailureOn(
+      Side::kCaller, {"write", "poll", "ppoll", "select", "pselect"}, EIO,
+      [&](const kata::FaultCase* fault) {
+        RawPipe pipe;
+        SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
+        FillPipe(pipe.write_fd);  // so WriteAll has to wait for room
+        kata::Child reader([&] {
+          pipe.CloseWrite();
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          RawReadAll(pipe.read_fd);
+        });
+        pipe.CloseRead();
+        auto write_all = [&] { kata::pipe::WriteAll(pipe.write_fd, data); };
+        if (fault == nullptr) {
+          write_all();
+        } else {
+          kata::ExpectReportedOrRecovered(
+              *fault, write_all, false,
+              "retry only EINTR, and wait with poll() only on EAGAIN; any "
+              "other failure of write() or poll() is a std::system_error "
+              "naming the call");
+        }
+        pipe.CloseWrite();
+        reader.Join();
+      });
+}
+
+// Tests that WriteAll and ReadAll leave the caller's descriptor as they found
+// it: open, and blocking or non-blocking as before.
+TEST(Stage3FullReadsAndWrites, DescriptorIsLeftAsItWas) {
+  for (int flags : {0, O_NONBLOCK}) {
+    RawPipe pipe;
+    SysFcntl(pipe.write_fd, F_SETFL, flags);
+    SysFcntl(pipe.read_fd, F_SETFL, flags);
+    kata::pipe::WriteAll(pipe.write_fd, "kept");
+    EXPECT_TRUE(IsOpen(pipe.write_fd))
+        << "WriteAll closed the caller's descriptor"
+        << Hint("the caller owns the descriptor: write to it, never close it");
+    EXPECT_EQ(StatusFlags(pipe.write_fd) & O_NONBLOCK, flags)
+        << "WriteAll changed O_NONBLOCK on the caller's descriptor"
+        << Hint("leave the caller's file status flags as they were");
+    pipe.CloseWrite();
+    if (flags == 0) {
+      EXPECT_EQ(kata::pipe::ReadAll(pipe.read_fd), "kept");
+      EXPECT_TRUE(IsOpen(pipe.read_fd))
+          << "ReadAll closed the caller's descriptor"
+          << Hint("the caller owns the descriptor: read it, never close it");
+    }
+  }
+}
+
+// Tests that ReadAll returns every byte, NUL bytes included, at sizes on both
+// sides of a page, of one read() call's worth and of the pipe's capacity.
+TEST(Stage3FullReadsAndWrites, ReadAllKeepsEveryByteAtEverySize) {
+  for (std::size_t size :
+       {std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
+        std::size_t{65535}, std::size_t{65536}, std::size_t{65537},
+        std::size_t{200000}}) {
+    RawPipe pipe;
+    const std::string data = AllByteValues(size);
+    kata::Child writer([&] {
+      pipe.CloseRead();
+      RawWriteAll(pipe.write_fd, data);
+    });
+    pipe.CloseWrite();
+    const std::string got = kata::pipe::ReadAll(pipe.read_fd);
+    writer.Join();
+    EXPECT_EQ(Difference(data, got), "")
+        << "with " << size << " bytes"
+        << Hint(
+               "append exactly the n bytes read() returned, NUL bytes too: "
+               "data.append(buffer, n)");
+  }
+}
+
+// Tests that ReadAll carries on when every read() is interrupted once.
+TEST(Stage3FullReadsAndWrites, ReadAllRetriesEveryInterruptedCall) {
+  RawPipe pipe;
+  const std::string data = Pattern(300 << 10);
+  kata::Child writer([&] {
+    pipe.CloseRead();
+    RawWriteAll(pipe.write_fd, data);
+  });
+  pipe.CloseWrite();
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  try {
+    EXPECT_EQ(Difference(data, kata::pipe::ReadAll(pipe.read_fd)), "");
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "ReadAll threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint("EINTR: a signal interrupted the call; retry it");
+  }
+  writer.Join();
+}
+
+// Tests that ReadAll joins reads that each return only a few bytes.
+TEST(Stage3FullReadsAndWrites, ReadAllJoinsShortReads) {
+  RawPipe pipe;
+  const std::string data = AllByteValues(20000);
+  kata::Child writer([&] {
+    pipe.CloseRead();
+    RawWriteAll(pipe.write_fd, data);
+  });
+  pipe.CloseWrite();
+  std::string got;
+  {
+    kata::InjectedFault short_reads =
+        kata::InjectedFault::ShortTransfer(kata::kReadCalls, 7);
+    got = kata::pipe::ReadAll(pipe.read_fd);
+  }
+  writer.Join();
+  EXPECT_EQ(Difference(data, got), "") << Hint(
+      "read() returning fewer bytes than asked is not end of file: "
+      "only 0 is");
+}
+
+// Tests that a read() failing (other than EINTR) anywhere in the stream is
+// reported as std::system_error naming read, with its errno.
+TEST(Stage3FullReadsAndWrites, ReadAllReportsEveryFailedRead) {
+  const std::string data = Pattern(200 << 10);
+  ForEachFailureOn(Side::kCaller, kata::kReadCalls, EIO,
+                   [&](const kata::FaultCase* fault) {
+                     RawPipe pipe;
+                     kata::Child writer([&] {
+                       pipe.CloseRead();
+                       signal(SIGPIPE, SIG_IGN);  // the reader may give up
+                       RawWriteAll(pipe.write_fd, data);
+                     });
+                     pipe.CloseWrite();
+                     auto read_all = [&] { kata::pipe::ReadAll(pipe.read_fd); };
+                     if (fault == nullptr) {
+                       read_all();
+                     } else {
+                       kata::ExpectReportedOrRecovered(
+                           *fault, read_all, false,
+                           "throw std::system_error when read() returns -1 "
+                           "with anything but EINTR");
+                     }
+                     pipe.CloseRead();
+                     writer.Join();
+                   });
+}
+
+// Tests that ReadAll blocks in the kernel, without burning CPU, while no data
+// has arrived yet.
+TEST(Stage3FullReadsAndWrites, ReadAllWaitsForDataWithoutBusyWaiting) {
+  RawPipe pipe;
+  kata::Child writer([&] {
+    pipe.CloseRead();
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "ReadAll on an empty pipe",
+        "read() blocks until data or end of file comes; do not make the pipe "
+        "non-blocking and retry in a loop");
+    RawWriteAll(pipe.write_fd, "late");
+  });
+  pipe.CloseWrite();
+  EXPECT_EQ(kata::pipe::ReadAll(pipe.read_fd), "late");
+  writer.Join();
+}
+
 // =========================================================== Stage 4
 
 constexpr char kOnePipeBothWays[] =
@@ -438,13 +1497,13 @@ constexpr char kOnePipeBothWays[] =
 TEST(Stage4RoundTrip, ReplyComesFromTheChild) {
   kata::OnDeadlock(kOnePipeBothWays);
   kata::SharedText service_pid;
-  std::string reply =
-      kata::pipe::RoundTrip("hello", [&](std::string_view request) {
+  std::string reply = kata::pipe::RoundTrip(
+      "hello", InChildService([&](std::string_view request) {
         service_pid.Store(std::to_string(getpid()));
         std::string upper(request);
         std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
         return upper;
-      });
+      }));
   EXPECT_EQ(reply, "HELLO");
   EXPECT_NE(service_pid.Load(), std::to_string(getpid()))
       << Hint("the service must run in the forked child, not in the parent");
@@ -453,10 +1512,10 @@ TEST(Stage4RoundTrip, ReplyComesFromTheChild) {
 // Tests that the parent reads the child's reply, not its own request.
 TEST(Stage4RoundTrip, ReplyIsNotTheRequestEchoedBack) {
   kata::OnDeadlock(kOnePipeBothWays);
-  std::string reply =
-      kata::pipe::RoundTrip("question", [](std::string_view request) {
+  std::string reply = kata::pipe::RoundTrip(
+      "question", InChildService([](std::string_view request) {
         return "answer to " + std::string(request);
-      });
+      }));
   EXPECT_EQ(reply, "answer to question") << Hint(kOnePipeBothWays);
 }
 
@@ -464,24 +1523,253 @@ TEST(Stage4RoundTrip, ReplyIsNotTheRequestEchoedBack) {
 TEST(Stage4RoundTrip, LargeRequestAndReply) {
   kata::OnDeadlock(kOnePipeBothWays);
   const std::string request = Pattern(256 << 10);
-  std::string reply = kata::pipe::RoundTrip(request, [](std::string_view text) {
-    return std::string(text.rbegin(), text.rend());
-  });
+  std::string reply =
+      kata::pipe::RoundTrip(request, InChildService([](std::string_view text) {
+                              return std::string(text.rbegin(), text.rend());
+                            }));
   EXPECT_EQ(Difference(std::string(request.rbegin(), request.rend()), reply),
             "");
 }
 
 // Tests that a service that throws makes RoundTrip throw std::runtime_error.
 TEST(Stage4RoundTrip, FailingServiceIsAnError) {
-  EXPECT_THROW(
-      kata::pipe::RoundTrip("x",
-                            [](std::string_view) -> std::string {
-                              throw std::runtime_error("service failed");
-                            }),
-      std::runtime_error)
+  EXPECT_THROW(kata::pipe::RoundTrip(
+                   "x", InChildService([](std::string_view) -> std::string {
+                     throw std::runtime_error("service failed");
+                   })),
+               std::runtime_error)
       << Hint(
              "the child exits with code 1 when the service throws; check the "
              "exit status");
+}
+
+// Tests that RoundTrip moves the request and the reply through two pipes,
+// opens no other kind of channel, and forks one child for the service.
+TEST(Stage4RoundTrip, MovesRequestAndReplyThroughTwoPipes) {
+  kata::OnDeadlock(kOnePipeBothWays);
+  kata::CallCounter calls;
+  kata::MechanismWatch watch;
+  std::string reply = kata::pipe::RoundTrip(
+      "ping", InChildService([](std::string_view request) {
+        return std::string(request) + " pong";
+      }));
+  kata::ExpectOnlyMechanism(watch, {"pipe"}, "pipes");
+  kata::ExpectUsed(calls, {"pipe", "pipe2"}, 2, "two pipes, one each way");
+  kata::ExpectUsed(calls, {"fork"}, 1, "a child process (fork(2))");
+  EXPECT_EQ(reply, "ping pong");
+}
+
+// Tests that the service sees the request byte for byte (NUL bytes too), and
+// that an empty request and an empty reply travel as such.
+TEST(Stage4RoundTrip, RequestAndReplyKeepEveryByte) {
+  kata::OnDeadlock(kOnePipeBothWays);
+  const std::string request = AllByteValues(70000);
+  kata::SharedText seen;
+  std::string reply =
+      kata::pipe::RoundTrip(request, InChildService([&](std::string_view text) {
+                              seen.Store(text);
+                              return std::string(text.rbegin(), text.rend());
+                            }));
+  EXPECT_EQ(Difference(request, seen.Load()), "")
+      << Hint("the service gets the whole request, every byte of it");
+  EXPECT_EQ(Difference(std::string(request.rbegin(), request.rend()), reply),
+            "");
+  seen.Store("(the service did not run)");
+  reply = kata::pipe::RoundTrip("", InChildService([&](std::string_view text) {
+                                  seen.Store("[" + std::string(text) + "]");
+                                  return std::string();
+                                }));
+  EXPECT_EQ(seen.Load(), "[]");
+  EXPECT_EQ(reply, "");
+}
+
+// Tests that a service child ended by a signal is an error, not an empty
+// reply.
+TEST(Stage4RoundTrip, ServiceKilledByASignalIsAnError) {
+  EXPECT_THROW(kata::pipe::RoundTrip(
+                   "x", InChildService([](std::string_view) -> std::string {
+                     signal(SIGTERM, SIG_DFL);
+                     raise(SIGTERM);
+                     return "never sent";
+                   })),
+               std::runtime_error)
+      << Hint(
+             "a child ended by a signal did not exit with code 0: check "
+             "WIFSIGNALED as well");
+}
+
+// Tests that every blocking call on both sides is retried when it is
+// interrupted: the child's reads and writes as well as the parent's.
+TEST(Stage4RoundTrip, RetriesEveryInterruptedCall) {
+  kata::OnDeadlock(kOnePipeBothWays);
+  const std::string request = Pattern(256 << 10);
+  std::string reply;
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  try {
+    reply = kata::pipe::RoundTrip(
+        request, InChildService([](std::string_view text) {
+          return std::string(text.rbegin(), text.rend());
+        }));
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "RoundTrip threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint(
+                         "EINTR only means a signal handler ran: retry the "
+                         "call, in the child as well as in the parent");
+  }
+  EXPECT_EQ(Difference(std::string(request.rbegin(), request.rend()), reply),
+            "");
+}
+
+// Tests every error path in the caller while the child is still busy with a
+// reply larger than the pipe: each call failing in turn is reported as
+// std::system_error naming it, no descriptor stays open, the child is
+// reaped.
+TEST(Stage4RoundTrip, ReportsEveryFailedCallInTheCaller) {
+  const std::string big_reply = Pattern(256 << 10);
+  auto trip = [&] {
+    kata::pipe::RoundTrip("question", InChildService([&](std::string_view) {
+                            return big_reply;
+                          }));
+  };
+  ForEachFailureOn(
+      Side::kCaller,
+      {"pipe", "pipe2", "fork", "write", "read", "waitpid", "wait4", "waitid"},
+      EIO, [&](const kata::FaultCase* fault) {
+        if (fault == nullptr) return trip();
+        ExpectReportedWithoutLeaks(
+            *fault, trip,
+            "report the failed call as std::system_error; "
+            "before it leaves, close both of your pipe ends "
+            "(the child then sees end of file, or EPIPE) and "
+            "reap the child");
+      });
+}
+
+// Tests failures in the child (its read of the request, its write of the
+// reply): the child exits with code 1 and RoundTrip throws, never returning a
+// made-up reply, and nothing is left behind.
+TEST(Stage4RoundTrip, ReportsEveryFailedCallInTheChild) {
+  // In a child of the runner with SIGPIPE at its default: the caller meets
+  // EPIPE when the service's child fails, and a caller that lets SIGPIPE
+  // through dies of it there, with a report, not the test runner.
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    const std::string request = Pattern(1 << 20);
+    const std::string big_reply = Pattern(256 << 10);
+    auto trip = [&] {
+      kata::pipe::RoundTrip(
+          request, InChildService([&](std::string_view) { return big_reply; }));
+    };
+    ForEachFailureOn(
+        Side::kChildren, {"read", "write"}, EIO,
+        [&](const kata::FaultCase* fault) {
+          if (fault == nullptr) return trip();
+          kata::ResourceSnapshot before;
+          try {
+            trip();
+            ADD_FAILURE() << "RoundTrip returned a reply although "
+                          << fault->ToString() << " in the child"
+                          << Hint(
+                                 "the child exits with code 1 when its read or "
+                                 "write fails: check the exit status and throw "
+                                 "std::runtime_error");
+          } catch (const std::runtime_error&) {
+            // The child's failure (or the EPIPE the parent met writing to a
+            // child that is gone): both are errors the contract allows.
+          }
+          EXPECT_EQ(before.Leaks(), "")
+              << "after " << fault->ToString() << " in the child"
+              << Hint(
+                     "close every pipe end you do not use right after fork(), "
+                     "so that a child that is gone shows up as EPIPE or end "
+                     "of file instead of a wait that never ends");
+        });
+  });
+}
+
+// The exit code of the last child that exited, as SIGCHLD's siginfo tells.
+std::atomic<int> g_exit_code_seen{-1};
+
+// Tests that a child whose service throws ends with exit code 1, as the
+// contract says (seen through the SIGCHLD the child's exit sends).
+TEST(Stage4RoundTrip, FailingServiceEndsTheChildWithExitCode1) {
+  struct sigaction watch {
+  }, old{};
+  watch.sa_sigaction = [](int, siginfo_t* info, void*) {
+    if (info->si_code == CLD_EXITED) g_exit_code_seen = info->si_status;
+  };
+  watch.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&watch.sa_mask);
+  sigaction(SIGCHLD, &watch, &old);
+  g_exit_code_seen = -1;
+  EXPECT_THROW(kata::pipe::RoundTrip(
+                   "x", InChildService([](std::string_view) -> std::string {
+                     throw std::runtime_error("service failed");
+                   })),
+               std::runtime_error);
+  sigaction(SIGCHLD, &old, nullptr);
+  EXPECT_EQ(g_exit_code_seen.load(), 1)
+      << "the service threw, and its child exited with code "
+      << g_exit_code_seen.load()
+      << Hint("catch every exception in the child and end it with _exit(1)");
+}
+
+// Tests that the reply ends when the child ends, even if the service left a
+// program running: the pipes are close-on-exec, so that program does not
+// hold the reply pipe open.
+TEST(Stage4RoundTrip, ReplyEndsWhenTheChildEndsEvenIfItsProgramLingers) {
+  constexpr char kLingering[] =
+      "the reply never ended: a program the service started (sleep 30) still "
+      "holds the reply pipe's write end; make every pipe close-on-exec "
+      "(pipe2 with O_CLOEXEC)";
+  kata::OnDeadlock(kLingering);
+  kata::SharedText lingering;
+  std::string reply = kata::pipe::RoundTrip(
+      "x", InChildService([&](std::string_view) {
+        lingering.Store(std::to_string(StartLingeringProgram()));
+        return std::string("done");
+      }));
+  const pid_t program = std::stoi(lingering.Load());
+  EXPECT_TRUE(IsRunning(program))
+      << "the reply came only after the program the service started had "
+         "ended"
+      << Hint(kLingering);
+  EXPECT_EQ(reply, "done");
+  StopLingeringProgram(program);
+}
+
+// Tests that RoundTrip waits for the reply in the kernel, without burning
+// CPU, while the service is still at work.
+TEST(Stage4RoundTrip, WaitsForTheReplyWithoutBusyWaiting) {
+  kata::OnDeadlock(kOnePipeBothWays);
+  RawPipe go;
+  kata::Child watcher([&] {
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "RoundTrip waiting for the reply",
+        "a blocking read() waits in the kernel until the reply comes");
+    SysWrite(go.write_fd, "g", 1);
+  });
+  std::string reply =
+      kata::pipe::RoundTrip("x", InChildService([&](std::string_view) {
+                              AwaitByte(go.read_fd);
+                              return std::string("late reply");
+                            }));
+  watcher.Join();
+  EXPECT_EQ(reply, "late reply");
+}
+
+// Tests that output the caller buffered in stdio is written once, not once
+// more by RoundTrip's child when it flushes its copy.
+TEST(Stage4RoundTrip, ChildDoesNotRepeatTheCallersBufferedOutput) {
+  ExpectCallersBufferedOutputWrittenOnce("RoundTrip", [](FILE* file) {
+    kata::pipe::RoundTrip("", InChildService([file](std::string_view) {
+                            std::fputs("child's line\n", file);
+                            std::fflush(file);
+                            return std::string();
+                          }));
+  });
 }
 
 // =========================================================== Stage 5
@@ -567,6 +1855,77 @@ TEST(Stage5BrokenPipe, SendToChildCleansUpAfterEpipe) {
   });
 }
 
+// Tests that WriteAll into a pipe with no reader throws EPIPE and leaves the
+// caller's signal state as it was, however the caller had set SIGPIPE up.
+TEST(Stage5BrokenPipe, WriteAllWithNoReaderKeepsTheCallersSignalState) {
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(setup, "WriteAll into a pipe with no reader", [] {
+      RawPipe pipe;
+      pipe.CloseRead();
+      ExpectSystemError(
+          [&] { kata::pipe::WriteAll(pipe.write_fd, "anyone there?"); },
+          std::errc::broken_pipe, "write",
+          Hint("report EPIPE as std::system_error"));
+    });
+  }
+}
+
+// Tests a reader that leaves in the middle of a large write: write() returns
+// a short count and still raises SIGPIPE, the next write() fails with EPIPE.
+// WriteAll must throw EPIPE and leave no SIGPIPE of its own pending, however
+// the caller had set SIGPIPE up.
+TEST(Stage5BrokenPipe, ReaderLeavingMidWriteKeepsTheCallersSignalState) {
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(
+        setup, "WriteAll whose reader left in the middle of it", [] {
+          RawPipe pipe;
+          const pid_t writer = getpid();
+          kata::Child reader([&] {
+            pipe.CloseWrite();
+            kata::WaitUntilBlocked(writer);  // on the full pipe
+            char some[4096];
+            SysRead(pipe.read_fd, some, sizeof(some));
+          });
+          pipe.CloseRead();
+          ExpectSystemError(
+              [&] { kata::pipe::WriteAll(pipe.write_fd, Pattern(1 << 20)); },
+              std::errc::broken_pipe, "write",
+              Hint("report EPIPE as std::system_error"));
+          reader.Join();
+        });
+  }
+}
+
+// Tests that a WriteAll that succeeds leaves the caller's signal state alone,
+// in particular a SIGPIPE the caller had pending: it is not the call's.
+TEST(Stage5BrokenPipe, WriteAllThatSucceedsKeepsTheCallersSignalState) {
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(setup, "WriteAll into a pipe with a reader", [] {
+      RawPipe pipe;
+      kata::pipe::WriteAll(pipe.write_fd, "fine");
+      pipe.CloseWrite();
+      EXPECT_EQ(RawReadAll(pipe.read_fd), "fine");
+    });
+  }
+}
+
+// Tests SendToChild's EPIPE path (a child that quits without reading) for
+// every way the caller may have set SIGPIPE up.
+TEST(Stage5BrokenPipe, SendToChildMeetingEpipeKeepsTheCallersSignalState) {
+  kata::OnDeadlock(kParentHoldsReadEnd);
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(
+        setup, "SendToChild to a child that does not read", [] {
+          ExpectSystemError(
+              [] {
+                kata::pipe::SendToChild(Pattern(1 << 20),
+                                        InChild([](int) { return 0; }));
+              },
+              std::errc::broken_pipe, "write", Hint(kParentHoldsReadEnd));
+        });
+  }
+}
+
 // =========================================================== Stage 6
 
 constexpr char kWaitBeforeDrain[] =
@@ -593,7 +1952,7 @@ TEST(Stage6PipeCapacity, RunAndCaptureDrainsBeforeWaiting) {
   kata::OnDeadlock(kWaitBeforeDrain);
   const std::string output = Pattern(1 << 20);
   kata::pipe::Captured captured = kata::pipe::RunAndCapture(
-      [&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; });
+      InChild([&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; }));
   EXPECT_EQ(Difference(output, captured.output), "") << Hint(kWaitBeforeDrain);
   EXPECT_TRUE(captured.status.ok());
 }
@@ -601,12 +1960,202 @@ TEST(Stage6PipeCapacity, RunAndCaptureDrainsBeforeWaiting) {
 // Tests that RunAndCapture returns the child's exit code with its output.
 TEST(Stage6PipeCapacity, RunAndCaptureReportsTheExitCode) {
   kata::OnDeadlock(kWaitBeforeDrain);
-  kata::pipe::Captured captured = kata::pipe::RunAndCapture([](int fd) {
+  kata::pipe::Captured captured = kata::pipe::RunAndCapture(InChild([](int fd) {
     RawWriteAll(fd, "partial result");
     return 9;
-  });
+  }));
   EXPECT_EQ(captured.output, "partial result");
   EXPECT_EQ(captured.status.code, 9);
+}
+
+// Tests that MeasureCapacity still gives the kernel's figure when every
+// write() is interrupted once: an interrupted write wrote nothing.
+TEST(Stage6PipeCapacity, CapacityIsRightWhenEveryWriteIsInterrupted) {
+  RawPipe probe;
+  const auto reported =
+      static_cast<std::size_t>(SysFcntl(probe.write_fd, F_GETPIPE_SZ));
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  try {
+    EXPECT_EQ(kata::pipe::MeasureCapacity(), reported) << Hint(
+        "a write() that fails with EINTR wrote nothing: try it "
+        "again, and count only what write() reports");
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "MeasureCapacity threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint("EINTR only means a signal handler ran: retry");
+  }
+}
+
+// Tests every error path of MeasureCapacity: pipe2, fcntl and write failing
+// in turn are reported as std::system_error naming the call (never as a
+// capacity, never as a write that blocks forever), and the pipe is closed.
+TEST(Stage6PipeCapacity, MeasureCapacityReportsEveryFailedCall) {
+  auto measure = [] { (void)kata::pipe::MeasureCapacity(); };
+  ForEachFailureOn(Side::kCaller, {"pipe", "pipe2", "fcntl", "write"}, EIO,
+                   [&](const kata::FaultCase* fault) {
+                     if (fault == nullptr) return measure();
+                     ExpectReportedWithoutLeaks(
+                         *fault, measure,
+                         "only EAGAIN means the pipe is full; any other "
+                         "failure of pipe2, fcntl or write is a "
+                         "std::system_error naming the call");
+                   });
+}
+
+// Tests that RunAndCapture moves the output through a pipe: the child gets a
+// pipe's write end, and no other kind of channel is opened.
+TEST(Stage6PipeCapacity, RunAndCaptureMovesTheOutputThroughAPipe) {
+  kata::OnDeadlock(kWaitBeforeDrain);
+  kata::MechanismWatch watch;
+  kata::pipe::Captured captured = kata::pipe::RunAndCapture(InChild([](int fd) {
+    const bool write_only = (StatusFlags(fd) & O_ACCMODE) == O_WRONLY;
+    RawWriteAll(fd, kata::DescriptorKind(getpid(), fd) +
+                        (write_only ? " write end" : " other"));
+    return 0;
+  }));
+  kata::ExpectOnlyMechanism(watch, {"pipe"}, "a pipe");
+  EXPECT_EQ(captured.output, "pipe write end")
+      << Hint("give the child the write end of the pipe made by MakePipe");
+}
+
+// Tests outputs around the pipe's capacity (one byte less, exactly, one
+// more), every byte value included, and no output at all.
+TEST(Stage6PipeCapacity, RunAndCaptureKeepsEveryByteAroundThePipesCapacity) {
+  kata::OnDeadlock(kWaitBeforeDrain);
+  RawPipe probe;
+  const auto capacity =
+      static_cast<std::size_t>(SysFcntl(probe.write_fd, F_GETPIPE_SZ));
+  for (std::size_t size :
+       {std::size_t{0}, capacity - 1, capacity, capacity + 1}) {
+    const std::string output = AllByteValues(size);
+    kata::pipe::Captured captured = kata::pipe::RunAndCapture(
+        InChild([&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; }));
+    EXPECT_EQ(Difference(output, captured.output), "")
+        << "an output of " << size << " bytes" << Hint(kWaitBeforeDrain);
+    EXPECT_TRUE(captured.status.ok());
+  }
+}
+
+// Tests a child killed by a signal: its output up to then and the signal
+// come back.
+TEST(Stage6PipeCapacity, RunAndCaptureReportsAKillingSignal) {
+  kata::pipe::Captured captured = kata::pipe::RunAndCapture(InChild([](int fd) {
+    RawWriteAll(fd, "last words");
+    signal(SIGTERM, SIG_DFL);
+    raise(SIGTERM);
+    return 0;
+  }));
+  EXPECT_EQ(captured.output, "last words");
+  EXPECT_TRUE(captured.status.signaled && captured.status.signal == SIGTERM)
+      << "a child killed by SIGTERM (15) was reported as signaled "
+      << captured.status.signaled << ", signal " << captured.status.signal
+      << Hint("return WaitForChild's status for the child you forked");
+}
+
+// Tests that every blocking call of RunAndCapture is retried when it is
+// interrupted once.
+TEST(Stage6PipeCapacity, RunAndCaptureRetriesEveryInterruptedCall) {
+  kata::OnDeadlock(kWaitBeforeDrain);
+  const std::string output = Pattern(1 << 20);
+  kata::pipe::Captured captured;
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  try {
+    captured = kata::pipe::RunAndCapture(
+        InChild([&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; }));
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "RunAndCapture threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint(
+                         "EINTR only means a signal handler ran: make the "
+                         "same call again (read, waitpid)");
+  }
+  EXPECT_EQ(Difference(output, captured.output), "");
+  EXPECT_TRUE(captured.status.ok());
+}
+
+// Tests every error path of RunAndCapture while the child still has more
+// output than the pipe holds: each call failing in turn is reported as
+// std::system_error naming it, no descriptor stays open, the child is
+// reaped.
+TEST(Stage6PipeCapacity, RunAndCaptureReportsEveryFailedCall) {
+  const std::string output = Pattern(1 << 20);
+  auto capture = [&] {
+    kata::pipe::RunAndCapture(
+        InChild([&](int fd) { return RawWriteAll(fd, output) ? 0 : 1; }));
+  };
+  ForEachFailureOn(
+      Side::kCaller,
+      {"pipe", "pipe2", "fork", "read", "wait", "waitpid", "wait4", "waitid"},
+      EIO, [&](const kata::FaultCase* fault) {
+        if (fault == nullptr) return capture();
+        ExpectReportedWithoutLeaks(
+            *fault, capture,
+            "report the failed call as std::system_error; "
+            "before it leaves, close the read end (the child "
+            "then meets EPIPE instead of a full pipe) and reap "
+            "the child");
+      });
+}
+
+// Tests that RunAndCapture waits for output in the kernel, without burning
+// CPU, while the child is still at work.
+TEST(Stage6PipeCapacity, RunAndCaptureWaitsWithoutBusyWaiting) {
+  kata::OnDeadlock(kWaitBeforeDrain);
+  RawPipe go;
+  kata::Child watcher([&] {
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "RunAndCapture waiting for output",
+        "a blocking read() waits in the kernel until output or end of file "
+        "comes");
+    SysWrite(go.write_fd, "g", 1);
+  });
+  kata::pipe::Captured captured =
+      kata::pipe::RunAndCapture(InChild([&](int fd) {
+        AwaitByte(go.read_fd);
+        RawWriteAll(fd, "late output");
+        return 0;
+      }));
+  watcher.Join();
+  EXPECT_EQ(captured.output, "late output");
+}
+
+// Tests that the output ends when the child ends, even if the child left a
+// program running: the pipe is close-on-exec, so that program does not keep
+// the output open.
+TEST(Stage6PipeCapacity, OutputEndsWhenTheChildEndsEvenIfItsProgramLingers) {
+  constexpr char kLingering[] =
+      "the output never ended: a program the child started (sleep 30) still "
+      "holds the pipe's write end; make every pipe close-on-exec (pipe2 with "
+      "O_CLOEXEC)";
+  kata::OnDeadlock(kLingering);
+  kata::SharedText lingering;
+  kata::pipe::Captured captured =
+      kata::pipe::RunAndCapture(InChild([&](int fd) {
+        lingering.Store(std::to_string(StartLingeringProgram()));
+        RawWriteAll(fd, "done");
+        return 0;
+      }));
+  const pid_t program = std::stoi(lingering.Load());
+  EXPECT_TRUE(IsRunning(program))
+      << "the output ended only after the program the child started had "
+         "ended"
+      << Hint(kLingering);
+  EXPECT_EQ(captured.output, "done");
+  StopLingeringProgram(program);
+}
+
+// Tests that output the caller buffered in stdio is written once, not once
+// more by RunAndCapture's child when it flushes its copy.
+TEST(Stage6PipeCapacity, ChildDoesNotRepeatTheCallersBufferedOutput) {
+  ExpectCallersBufferedOutputWrittenOnce("RunAndCapture", [](FILE* file) {
+    kata::pipe::RunAndCapture(InChild([file](int) {
+      std::fputs("child's line\n", file);
+      std::fflush(file);
+      return 0;
+    }));
+  });
 }
 
 // =========================================================== Stage 7
@@ -654,6 +2203,161 @@ TEST(Stage7AtomicRecords, ConcurrentWritersNeverInterleave) {
                              "most PIPE_BUF bytes");
 }
 
+// Tests the PIPE_BUF limit from both sides: an empty record, PIPE_BUF - 1 and
+// PIPE_BUF bytes go through, each with a single write() call; PIPE_BUF + 1 is
+// refused before anything is written.
+TEST(Stage7AtomicRecords, RecordSizesAroundPipeBuf) {
+  RawPipe pipe;
+  SysFcntl(pipe.read_fd, F_SETFL, O_NONBLOCK);  // the test never waits
+  for (std::size_t size :
+       {std::size_t{0}, std::size_t{PIPE_BUF - 1}, std::size_t{PIPE_BUF}}) {
+    const std::string record = AllByteValues(size);
+    kata::CallCounter calls;
+    try {
+      kata::pipe::WriteRecord(pipe.write_fd, record);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "a record of " << size
+                    << " bytes was refused: " << e.what()
+                    << Hint(
+                           "records of 0 to PIPE_BUF bytes, both ends "
+                           "included, are fine");
+      continue;
+    }
+    if (size > 0) {
+      EXPECT_EQ(calls.Count({"write", "writev", "send", "sendto", "sendmsg"}),
+                1)
+          << "a record of " << size << " bytes took several calls"
+          << Hint(
+                 "one write() call per record: a record split over several "
+                 "writes can interleave with another writer's");
+    }
+    char buffer[PIPE_BUF + 1];
+    const ssize_t n = SysRead(pipe.read_fd, buffer, sizeof(buffer));
+    EXPECT_EQ(
+        std::string(buffer, static_cast<std::size_t>(std::max<ssize_t>(n, 0))),
+        record)
+        << "a record of " << size << " bytes did not arrive whole";
+  }
+  kata::CallCounter calls;
+  EXPECT_THROW(
+      kata::pipe::WriteRecord(pipe.write_fd, std::string(PIPE_BUF + 1, 'x')),
+      std::length_error)
+      << Hint(
+             "only writes of at most PIPE_BUF bytes are atomic: refuse "
+             "longer records");
+  EXPECT_EQ(calls.Count({"write", "writev", "send", "sendto", "sendmsg"}), 0)
+      << "a record of PIPE_BUF + 1 bytes was refused, but written first"
+      << Hint("check the length before writing anything");
+}
+
+// Tests that a write() that moves only part of a record is an error: it is
+// not completed with a second write, which another writer's record could
+// precede.
+TEST(Stage7AtomicRecords, ShortWriteOfARecordIsAnError) {
+  RawPipe pipe;
+  kata::InjectedFault short_writes =
+      kata::InjectedFault::ShortTransfer(kata::kWriteCalls, 100);
+  try {
+    kata::pipe::WriteRecord(pipe.write_fd, std::string(1000, 'r'));
+    ADD_FAILURE() << "a record of 1000 bytes of which write() took 100 was "
+                     "reported as written"
+                  << Hint(
+                         "a write that returns fewer bytes than the record "
+                         "broke the promise of atomicity: throw "
+                         "std::system_error, do not write the rest");
+  } catch (const std::system_error&) {
+  }
+}
+
+// Tests that an interrupted write() is retried and the record lands once,
+// whole; the empty record as well.
+TEST(Stage7AtomicRecords, InterruptedRecordIsWrittenOnce) {
+  RawPipe pipe;
+  const std::string record = Pattern(PIPE_BUF);
+  {
+    kata::InjectedFault eintr =
+        kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+    try {
+      kata::pipe::WriteRecord(pipe.write_fd, record);
+      kata::pipe::WriteRecord(pipe.write_fd, "");
+    } catch (const std::system_error& e) {
+      ADD_FAILURE() << "WriteRecord threw " << e.what() << " when "
+                    << eintr.description()
+                    << Hint(
+                           "EINTR: the write wrote nothing; make the same "
+                           "write again");
+    }
+  }
+  pipe.CloseWrite();
+  EXPECT_EQ(Difference(record, RawReadAll(pipe.read_fd)), "");
+}
+
+// Tests that a failed write() is reported as std::system_error naming write,
+// with its errno.
+TEST(Stage7AtomicRecords, ReportsAFailedWrite) {
+  RawPipe pipe;
+  auto write_record = [&] { kata::pipe::WriteRecord(pipe.write_fd, "r"); };
+  ForEachFailureOn(Side::kCaller, kata::kWriteCalls, EIO,
+                   [&](const kata::FaultCase* fault) {
+                     if (fault == nullptr) return write_record();
+                     kata::ExpectReportedOrRecovered(
+                         *fault, write_record, false,
+                         "throw std::system_error when write() returns -1 "
+                         "with anything but EINTR");
+                   });
+}
+
+// Tests that on a full non-blocking pipe WriteRecord reports EAGAIN instead
+// of writing part of the record or spinning until there is room.
+TEST(Stage7AtomicRecords, FullNonBlockingPipeIsReportedAsEagain) {
+  RawPipe pipe;
+  SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
+  FillPipe(pipe.write_fd);
+  ExpectSystemError(
+      [&] { kata::pipe::WriteRecord(pipe.write_fd, std::string(100, 'r')); },
+      std::errc::resource_unavailable_try_again, "write",
+      Hint("a non-blocking write that cannot take the whole record fails "
+           "with EAGAIN: report it; a record is never written in parts"));
+}
+
+// Tests that WriteRecord on a full blocking pipe waits in the kernel for
+// room, without burning CPU.
+TEST(Stage7AtomicRecords, RecordWaitsForRoomWithoutBusyWaiting) {
+  RawPipe pipe;
+  const std::size_t prefill = FillPipe(pipe.write_fd);
+  kata::SharedText received;
+  kata::Child reader([&] {
+    pipe.CloseWrite();
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "WriteRecord on a full pipe",
+        "a blocking write() waits in the kernel until there is room");
+    received.Store(RawReadAll(pipe.read_fd));
+  });
+  pipe.CloseRead();
+  kata::pipe::WriteRecord(pipe.write_fd, "record");
+  pipe.CloseWrite();
+  reader.Join();
+  EXPECT_EQ(received.Load().size(), prefill + 6);
+}
+
+// Tests WriteRecord with no reader (EPIPE) and with a reader, for every way
+// the caller may have set SIGPIPE up: the signal state is left as found.
+TEST(Stage7AtomicRecords, KeepsTheCallersSignalState) {
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(setup, "WriteRecord into a pipe with no reader", [] {
+      RawPipe pipe;
+      pipe.CloseRead();
+      ExpectSystemError([&] { kata::pipe::WriteRecord(pipe.write_fd, "r"); },
+                        std::errc::broken_pipe, "write",
+                        Hint("report EPIPE as std::system_error"));
+    });
+    ExpectSigpipeStateKept(setup, "WriteRecord into a pipe with a reader", [] {
+      RawPipe pipe;
+      kata::pipe::WriteRecord(pipe.write_fd, "r");
+    });
+  }
+}
+
 // =========================================================== Stage 8
 
 constexpr char kFeedAndDrain[] =
@@ -662,6 +2366,24 @@ constexpr char kFeedAndDrain[] =
     "pipe: the command blocks writing its full stdout while the parent blocks "
     "writing "
     "its stdin; feed stdin and drain stdout at the same time with poll()";
+
+// Tests that the command runs in a forked child, never in the test runner
+// itself: if parent and child swapped roles after fork(), the runner would
+// become the command, and its exit status would be the run's verdict.
+TEST(Stage8CommandRunner, CommandRunsInAForkedChild) {
+  const std::string runner = std::to_string(getpid());
+  const std::string message =
+      "[  FAILED  ] the command replaced the test runner (pid " + runner +
+      "): the parent ran exec\n" + Hint(kSwappedRoles);
+  kata::pipe::CommandResult result = kata::pipe::RunCommand(
+      {"sh", "-c",
+       "if [ $$ -eq " + runner + " ]; then printf '%s\\n' \"$1\" >&2; exit " +
+           std::to_string(kRanInTheRunner) + "; fi; echo $PPID",
+       "sh", message},
+      "");
+  EXPECT_EQ(result.output, runner + "\n")
+      << "the command's parent is not the caller" << Hint(kSwappedRoles);
+}
 
 // Tests the simplest command: cat copies its input to its output.
 TEST(Stage8CommandRunner, CatEchoesItsInput) {
@@ -765,6 +2487,253 @@ TEST(Stage8CommandRunner, EmptyArgvIsRejected) {
   EXPECT_THROW(kata::pipe::RunCommand({}, ""), std::invalid_argument);
   EXPECT_EQ(calls.Count({"fork"}), 0)
       << Hint("check the arguments before you fork");
+}
+
+// Tests that the command's standard input and output are two pipes.
+TEST(Stage8CommandRunner, CommandsStandardInputAndOutputArePipes) {
+  kata::OnDeadlock(kFeedAndDrain);
+  kata::pipe::CommandResult result = kata::pipe::RunCommand(
+      {"sh", "-c", "readlink /proc/$$/fd/0 /proc/$$/fd/1"}, "");
+  const std::size_t newline = result.output.find('\n');
+  const std::string in = result.output.substr(0, newline);
+  const std::string out =
+      newline == std::string::npos ? "" : result.output.substr(newline + 1);
+  EXPECT_TRUE(in.rfind("pipe:", 0) == 0 && out.rfind("pipe:", 0) == 0 &&
+              in + "\n" != out)
+      << "the command's standard input is " << in << " and its output " << out
+      << Hint(
+             "put the read end of one pipe on descriptor 0 and the write "
+             "end of another on descriptor 1 (dup2), then exec");
+}
+
+// Tests that the arguments reach the program exactly as given, each its own
+// argv entry: spaces, an empty argument and shell characters are neither
+// split nor expanded.
+TEST(Stage8CommandRunner, ArgumentsReachTheProgramUnchanged) {
+  kata::pipe::CommandResult result = kata::pipe::RunCommand(
+      {"printf", "[%s]", "two words", "", "*", "$HOME"}, "");
+  EXPECT_EQ(result.output, "[two words][][*][$HOME]") << Hint(
+      "pass argv to execvp as an array, one entry per argument; no "
+      "shell in between");
+}
+
+// Tests a program given by its path, and that the command's standard error
+// is not captured: only its standard output is.
+TEST(Stage8CommandRunner, OnlyStandardOutputIsCaptured) {
+  kata::pipe::CommandResult result = kata::pipe::RunCommand(
+      {"/bin/sh", "-c",
+       "echo out; echo '(a line on standard error, as the test expects)' >&2"},
+      "");
+  EXPECT_EQ(result.output, "out\n") << Hint(
+      "put the output pipe on descriptor 1 only; standard error "
+      "(2) is inherited");
+}
+
+// Tests inputs around the pipe's capacity (one byte less, exactly, one more)
+// through cat, every byte value included.
+TEST(Stage8CommandRunner, SizesAroundThePipesCapacity) {
+  kata::OnDeadlock(kFeedAndDrain);
+  RawPipe probe;
+  const auto capacity =
+      static_cast<std::size_t>(SysFcntl(probe.write_fd, F_GETPIPE_SZ));
+  for (std::size_t size : {capacity - 1, capacity, capacity + 1}) {
+    const std::string input = AllByteValues(size);
+    kata::pipe::CommandResult result = kata::pipe::RunCommand({"cat"}, input);
+    EXPECT_EQ(Difference(input, result.output), "")
+        << "through cat, " << size << " bytes" << Hint(kFeedAndDrain);
+  }
+}
+
+// Tests that every blocking call of RunCommand is retried when it is
+// interrupted once, in the caller and in the child before exec; a missing
+// program is still reported as such.
+TEST(Stage8CommandRunner, RetriesEveryInterruptedCall) {
+  kata::OnDeadlock(kFeedAndDrain);
+  const std::string input = Pattern(1 << 20);
+  kata::InjectedFault eintr =
+      kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  try {
+    kata::pipe::CommandResult result = kata::pipe::RunCommand({"cat"}, input);
+    EXPECT_EQ(Difference(input, result.output), "");
+    EXPECT_TRUE(result.status.ok()) << "exit code " << result.status.code;
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "RunCommand threw " << e.what() << " when "
+                  << eintr.description()
+                  << Hint(
+                         "EINTR only means a signal handler ran: make the "
+                         "same call again (poll, read, write, waitpid)");
+  }
+  ExpectSystemError(
+      [] { kata::pipe::RunCommand({"kata-no-such-program"}, "input"); },
+      std::errc::no_such_file_or_directory, "execvp",
+      Hint("retry EINTR on both sides of the exec-error channel: the child's "
+           "write of errno and the parent's read"));
+}
+
+// Tests every error path in the caller: each call failing in turn is
+// reported as std::system_error naming it, no descriptor stays open, the
+// command is reaped.
+TEST(Stage8CommandRunner, ReportsEveryFailedCallInTheCaller) {
+  const std::string input = Pattern(256 << 10);
+  auto run = [&] { kata::pipe::RunCommand({"cat"}, input); };
+  ForEachFailureOn(
+      Side::kCaller,
+      {"pipe", "pipe2", "fork", "fcntl", "poll", "ppoll", "select", "read",
+       "write", "wait", "waitpid", "wait4", "waitid"},
+      EIO, [&](const kata::FaultCase* fault) {
+        if (fault == nullptr) return run();
+        ExpectReportedWithoutLeaks(
+            *fault, run,
+            "report the failed call as std::system_error; before it leaves, "
+            "close both of your pipe ends (the command then sees end of file "
+            "or EPIPE) and reap the command");
+      });
+}
+
+// Tests failures in the child before exec: a dup2 or an exec that fails is
+// reported by the parent as std::system_error naming that call, with its
+// errno, and nothing is left behind.
+TEST(Stage8CommandRunner, ReportsEveryFailedCallInTheChild) {
+  auto run = [] { kata::pipe::RunCommand({"cat"}, "input"); };
+  ForEachFailureOn(
+      Side::kChildren,
+      {"dup", "dup2", "dup3", "fcntl", "execvp", "execve", "execv", "execvpe"},
+      EACCES, [&](const kata::FaultCase* fault) {
+        if (fault == nullptr) return run();
+        ExpectReportedWithoutLeaks(
+            *fault, run,
+            "a call that fails in the child between fork and exec must reach "
+            "the parent: send the call and its errno through the close-on-"
+            "exec channel, and throw there");
+      });
+}
+
+// Tests the one failure a child cannot report: exec fails, and so does the
+// write that would tell the parent why. The command then counts as started,
+// and its exit code is 127.
+TEST(Stage8CommandRunner, ExecFailureThatCannotBeReportedIsExitCode127) {
+  kata::InjectedFault exec_fails =
+      OnSide(kata::InjectedFault::Fail({"execvp", "execve", "execv", "execvpe"},
+                                       ENOENT, 1, -1),
+             Side::kChildren);
+  kata::InjectedFault report_fails =
+      OnSide(kata::InjectedFault::Fail(kata::kWriteCalls, EIO, 1, -1),
+             Side::kChildren);
+  kata::pipe::CommandResult result = kata::pipe::RunCommand({"cat"}, "input");
+  EXPECT_TRUE(result.status.exited && result.status.code == 127)
+      << "exited " << result.status.exited << ", exit code "
+      << result.status.code
+      << Hint(
+             "after a failed exec the child ends with _exit(127), whether "
+             "or not it could report the error");
+}
+
+// Tests RunCommand when the caller has closed its standard input or output
+// (or both): a new pipe end may then already be descriptor 0 or 1, where dup2
+// onto itself does not clear close-on-exec.
+TEST(Stage8CommandRunner, WorksWhenTheCallerClosedStandardInputOrOutput) {
+  for (std::vector<int> closed :
+       {std::vector<int>{0}, std::vector<int>{1}, std::vector<int>{0, 1}}) {
+    kata::RunInChild([closed] {
+      for (int fd : closed) SysClose(fd);
+      kata::pipe::CommandResult result =
+          kata::pipe::RunCommand({"cat"}, "through cat");
+      for (int fd : closed) {
+        // Give the numbers back before anything is printed.
+        if (!IsOpen(fd)) syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
+      }
+      EXPECT_EQ(result.output, "through cat")
+          << "with descriptors " << closed.front()
+          << (closed.size() > 1 ? " and 1" : "") << " closed by the caller"
+          << Hint(
+                 "a pipe end that already is descriptor 0 or 1 keeps "
+                 "close-on-exec after dup2 onto itself: clear FD_CLOEXEC "
+                 "with fcntl(fd, F_SETFD, 0) instead");
+      EXPECT_TRUE(result.status.ok()) << "exit code " << result.status.code;
+    });
+  }
+}
+
+// Tests that RunCommand waits in the kernel, without burning CPU, while the
+// command is quiet.
+TEST(Stage8CommandRunner, WaitsForTheCommandWithoutBusyWaiting) {
+  kata::OnDeadlock(kFeedAndDrain);
+  RawPipe go(0);  // inheritable: the command waits for a byte on it
+  kata::Child watcher([&] {
+    kata::ExpectNoBusyWaiting(
+        kata::RunnerPid(), "RunCommand while the command is quiet",
+        "poll() with no timeout (-1) blocks until a pipe is ready; a zero "
+        "timeout, or a non-blocking read in a loop, spins");
+    SysWrite(go.write_fd, "g", 1);
+  });
+  kata::pipe::CommandResult result = kata::pipe::RunCommand(
+      {"sh", "-c",
+       "head -c 1 /proc/self/fd/" + std::to_string(go.read_fd) +
+           " >/dev/null; echo done"},
+      "");
+  watcher.Join();
+  EXPECT_EQ(result.output, "done\n");
+}
+
+// Tests a command that does not read its input (RunCommand meets EPIPE) for
+// every way the caller may have set SIGPIPE up: the signal state is left as
+// found.
+TEST(Stage8CommandRunner, CommandIgnoringItsInputKeepsTheCallersSignalState) {
+  kata::OnDeadlock(kFeedAndDrain);
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(
+        setup, "RunCommand with a command that does not read its input", [] {
+          kata::pipe::CommandResult result = kata::pipe::RunCommand(
+              {"sh", "-c", "exec <&-; echo ignored"}, Pattern(1 << 20));
+          EXPECT_EQ(result.output, "ignored\n");
+        });
+  }
+}
+
+// Tests that while the command runs, the caller holds only its own ends of
+// the command's pipes: no read end of the command's input (the caller would
+// never notice a command that stops reading) and no write end of its output
+// (the caller would never see the output end).
+TEST(Stage8CommandRunner, CallerHoldsOnlyItsOwnEndsWhileTheCommandRuns) {
+  kata::OnDeadlock(kFeedAndDrain);
+  RawPipe go(0);  // inheritable: the command waits for a byte on it
+  kata::Child watcher([&] {
+    kata::WaitUntilBlocked(kata::RunnerPid());
+    pid_t command = 0;
+    for (pid_t child : ChildrenOf(kata::RunnerPid())) {
+      if (child != getpid()) command = child;
+    }
+    std::error_code error;
+    const std::string in =
+        std::filesystem::read_symlink(
+            "/proc/" + std::to_string(command) + "/fd/0", error)
+            .string();
+    const std::string out =
+        std::filesystem::read_symlink(
+            "/proc/" + std::to_string(command) + "/fd/1", error)
+            .string();
+    std::map<std::string, std::string> ends = PipeEndsHeldBy(kata::RunnerPid());
+    SysWrite(go.write_fd, "g", 1);
+    EXPECT_EQ(ends[in].find('r'), std::string::npos)
+        << "while the command runs, the caller still holds a read end of "
+           "the command's input pipe"
+        << Hint(
+               "close the caller's copy of the read end of the input pipe "
+               "right after fork: only the command reads it");
+    EXPECT_EQ(ends[out].find('w'), std::string::npos)
+        << "while the command runs, the caller still holds a write end of "
+           "the command's output pipe"
+        << Hint(
+               "close the caller's copy of the write end of the output pipe "
+               "right after fork: only the command writes it");
+  });
+  kata::pipe::CommandResult result = kata::pipe::RunCommand(
+      {"sh", "-c",
+       "head -c 1 /proc/self/fd/" + std::to_string(go.read_fd) +
+           " >/dev/null; echo done"},
+      "");
+  watcher.Join();
+  EXPECT_EQ(result.output, "done\n");
 }
 
 }  // namespace
