@@ -106,7 +106,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::string_view input) {
   // TODO: pipes for stdin and stdout plus a close-on-exec pipe for exec
   // errors; fork; in the child dup2 onto 0 and 1 and execvp; in the parent
-  // feed input and read output together with poll(), then reap the child.
+  // feed input and read output together with poll() until the output ends,
+  // close the command's input (even if input is left), then reap the child.
   (void)argv;
   (void)input;
   throw NotImplemented("RunCommand", 8);

@@ -322,37 +322,49 @@ std::optional<StartFailure> ReadStartFailure(int channel) {
   return failure;
 }
 
-// Feeds `input` to `to_child` while draining `from_child` into `output`, until
-// the input is out (or the command stopped reading) and output hit EOF.
+// Feeds `input` to `to_child` while draining `from_child` into `output`. The
+// exchange ends when the command's output ends: input left over by then is
+// dropped. A command that stops reading (EPIPE) gets no more input; its
+// output is still read to the end.
 void Exchange(Fd& to_child, Fd& from_child, std::string_view input,
               std::string& output) {
   if (fcntl(to_child.get(), F_SETFL, O_NONBLOCK) < 0) ThrowErrno("fcntl");
-  if (input.empty()) to_child.reset();
   SigpipeBlocked no_sigpipe;
   char buffer[64 * 1024];
   while (from_child) {
-    pollfd entries[2] = {{from_child.get(), POLLIN, 0},
-                         {to_child.get(), POLLOUT, 0}};  // -1 is ignored
-    if (poll(entries, 2, -1) < 0) {
+    if (input.empty()) to_child.reset();  // the command sees end of file
+    pollfd entries[2] = {{.fd = from_child.get(), .events = POLLIN},
+                         {.fd = to_child.get(), .events = POLLOUT}};
+    if (poll(entries, 2, -1) < 0) {  // an fd of -1 is left out
       if (errno == EINTR) continue;
       ThrowErrno("poll");
     }
-    if (entries[1].revents & (POLLOUT | POLLERR)) {
+    // Room, or POLLERR when the command closed its input (write says EPIPE).
+    if (entries[1].revents != 0) {
       ssize_t n = write(to_child.get(), input.data(), input.size());
-      if (n > 0) input.remove_prefix(static_cast<std::size_t>(n));
-      if (n < 0 && errno == EPIPE) input = {};  // it stopped reading: fine
-      if (n < 0 && errno != EPIPE && errno != EAGAIN && errno != EINTR) {
+      if (n > 0) {
+        input.remove_prefix(static_cast<std::size_t>(n));
+      } else if (errno == EPIPE) {
+        input = {};  // it stopped reading: drop the rest
+      } else if (errno != EAGAIN && errno != EINTR) {
         ThrowErrno("write");
       }
-      if (input.empty()) to_child.reset();  // the command sees end of file
     }
-    if (entries[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+    // Data, or POLLHUP when the output ended (read returns 0).
+    if (entries[0].revents != 0) {
       ssize_t n = read(from_child.get(), buffer, sizeof(buffer));
-      if (n > 0) output.append(buffer, static_cast<std::size_t>(n));
-      if (n == 0) from_child.reset();
-      if (n < 0 && errno != EINTR && errno != EAGAIN) ThrowErrno("read");
+      if (n > 0) {
+        output.append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        from_child.reset();
+      } else if (errno != EINTR && errno != EAGAIN) {
+        ThrowErrno("read");
+      }
     }
   }
+  // The output ended first: stop sending and close the command's input, or
+  // a command still reading it waits for more while we wait for it to exit.
+  to_child.reset();
 }
 
 }  // namespace

@@ -240,9 +240,17 @@ struct CommandResult {
 // inherited.
 //
 // The parent writes and reads at the same time (poll(2)), so neither side can
-// block forever when input and output are both larger than a pipe. A command
-// that exits without reading all its input is not an error: the rest is
-// dropped. The command inherits none of the pipes' other descriptors.
+// block forever when input and output are both larger than a pipe, and
+// whichever side finishes first releases the other:
+//   * the exchange ends when the command's output ends (it closed its
+//     standard output, or exited). Input not sent by then is dropped, and the
+//     command's standard input is closed, so a command still reading sees end
+//     of file instead of waiting for the rest;
+//   * a command that stops reading its input (it closed it, or exited) is not
+//     an error either: the rest of the input is dropped, and its output is
+//     still read to the end.
+// The result does not say how much of the input was sent. The command
+// inherits none of the pipes' other descriptors.
 //
 // Throws std::invalid_argument if `argv` is empty, std::system_error naming
 // "execvp(<program>)" with the child's errno if the program cannot be started

@@ -2736,4 +2736,62 @@ TEST(Stage8CommandRunner, CallerHoldsOnlyItsOwnEndsWhileTheCommandRuns) {
   EXPECT_EQ(result.output, "done\n");
 }
 
+constexpr char kOutputEndedFirst[] =
+    "the command closed its output and still reads its input: when the "
+    "command's output ends, stop sending and close its standard input, or it "
+    "waits for the rest of its input while you wait for it to exit";
+
+// Tests a command that stops reading its input and keeps writing: its input
+// pipe stays full while 1 MiB of output must be drained, and the exchange
+// ends with the output.
+TEST(Stage8CommandRunner, CommandThatStopsReadingAndKeepsWritingIsDrained) {
+  kata::OnDeadlock(
+      "the command stopped reading its input and keeps writing: keep "
+      "draining its output while its input pipe is full; waiting for room to "
+      "write before reading more deadlocks");
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    kata::pipe::CommandResult result = kata::pipe::RunCommand(
+        {"sh", "-c", "head -c 10 >/dev/null; head -c 1048576 /dev/zero"},
+        Pattern(1 << 20));
+    EXPECT_EQ(Difference(std::string(1 << 20, '\0'), result.output), "")
+        << Hint("keep reading the output while the input cannot move");
+    EXPECT_TRUE(result.status.ok()) << "exit code " << result.status.code;
+  });
+}
+
+// Tests a command that closes its output first and keeps reading its input:
+// the exchange ends with the output, and the command must be told that its
+// input ended too, or it waits for the rest while the caller waits for it.
+TEST(Stage8CommandRunner, CommandThatClosesItsOutputAndKeepsReadingIsReleased) {
+  kata::OnDeadlock(kOutputEndedFirst);
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    kata::pipe::CommandResult result = kata::pipe::RunCommand(
+        {"sh", "-c", "exec >/dev/null; cat"}, Pattern(1 << 20));
+    EXPECT_EQ(result.output, "");
+    EXPECT_TRUE(result.status.ok())
+        << "exit code " << result.status.code << Hint(kOutputEndedFirst);
+  });
+}
+
+// Tests a command that closes both its input and its output early and then
+// lingers a moment: EPIPE on one side and end of file on the other, in
+// either order, are no error, and its exit status comes back.
+TEST(Stage8CommandRunner, CommandThatClosesBothEarlyIsReleased) {
+  kata::OnDeadlock(kOutputEndedFirst);
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    kata::pipe::CommandResult result = kata::pipe::RunCommand(
+        {"sh", "-c", "exec <&- >&-; sleep 0.1; exit 5"}, Pattern(1 << 20));
+    EXPECT_EQ(result.output, "");
+    EXPECT_TRUE(result.status.exited && result.status.code == 5)
+        << "exited " << result.status.exited << ", exit code "
+        << result.status.code
+        << Hint(
+               "EPIPE on the input and end of file on the output both just "
+               "end their side; then reap the command");
+  });
+}
+
 }  // namespace
