@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -63,8 +64,8 @@ class SigpipeBlocked {
 };
 
 void WaitUntilWritable(int fd) {
-  pollfd entry{.fd = fd, .events = POLLOUT};
-  while (poll(&entry, 1, -1) < 0) {
+  pollfd entries[] = {{.fd = fd, .events = POLLOUT}};
+  while (poll(entries, std::size(entries), -1) < 0) {
     if (errno != EINTR) ThrowErrno("poll");
   }
 }
@@ -335,7 +336,7 @@ void Exchange(Fd& to_child, Fd& from_child, std::string_view input,
     if (input.empty()) to_child.reset();  // the command sees end of file
     pollfd entries[2] = {{.fd = from_child.get(), .events = POLLIN},
                          {.fd = to_child.get(), .events = POLLOUT}};
-    if (poll(entries, 2, -1) < 0) {  // an fd of -1 is left out
+    if (poll(entries, std::size(entries), -1) < 0) {  // an fd of -1 is left out
       if (errno == EINTR) continue;
       ThrowErrno("poll");
     }

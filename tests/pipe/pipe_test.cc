@@ -2698,11 +2698,18 @@ TEST(Stage8CommandRunner, CallerHoldsOnlyItsOwnEndsWhileTheCommandRuns) {
   kata::OnDeadlock(kFeedAndDrain);
   RawPipe go(0);  // inheritable: the command waits for a byte on it
   kata::Child watcher([&] {
-    kata::WaitUntilBlocked(kata::RunnerPid());
+    // Find the command once it runs its program (the shell has started
+    // head): by then RunCommand has closed the ends it does not use, and it
+    // waits in the exchange.
     pid_t command = 0;
-    for (pid_t child : ChildrenOf(kata::RunnerPid())) {
-      if (child != getpid()) command = child;
+    for (int tries = 0; tries < 2000; ++tries) {
+      for (pid_t child : ChildrenOf(kata::RunnerPid())) {
+        if (child != getpid() && !ChildrenOf(child).empty()) command = child;
+      }
+      if (command != 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    kata::WaitUntilBlocked(kata::RunnerPid());
     std::error_code error;
     const std::string in =
         std::filesystem::read_symlink(
@@ -2734,6 +2741,51 @@ TEST(Stage8CommandRunner, CallerHoldsOnlyItsOwnEndsWhileTheCommandRuns) {
       "");
   watcher.Join();
   EXPECT_EQ(result.output, "done\n");
+}
+
+// Tests that once the command has stopped reading (EPIPE), RunCommand waits
+// for the rest of its output in the kernel: a write end whose reader is gone
+// is "ready" (POLLERR) at once, every time, so watching it further spins.
+TEST(Stage8CommandRunner, WaitsWithoutBusyWaitingAfterTheCommandStopsReading) {
+  kata::OnDeadlock(kFeedAndDrain);
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    RawPipe go(0);  // inheritable: the command waits for a byte on it
+    const pid_t caller = getpid();
+    kata::Child watcher([&] {
+      kata::ExpectNoBusyWaiting(
+          caller, "RunCommand after the command closed its input",
+          "after EPIPE, drop the rest of the input and close the input pipe: "
+          "wait for the output alone");
+      SysWrite(go.write_fd, "g", 1);
+    });
+    kata::pipe::CommandResult result = kata::pipe::RunCommand(
+        {"sh", "-c",
+         "exec <&-; head -c 1 /proc/self/fd/" + std::to_string(go.read_fd) +
+             " >/dev/null; echo done"},
+        Pattern(1 << 20));
+    watcher.Join();
+    EXPECT_EQ(result.output, "done\n");
+  });
+}
+
+// Tests a failure in the child when a pipe end already is descriptor 0 (the
+// caller closed its standard input): clearing close-on-exec fails, and the
+// parent reports it as std::system_error naming the call.
+TEST(Stage8CommandRunner, ReportsAFailureToClearCloseOnExecInTheChild) {
+  kata::RunInChild([] {
+    SysClose(STDIN_FILENO);
+    auto run = [] { kata::pipe::RunCommand({"cat"}, "input"); };
+    ForEachFailureOn(Side::kChildren, {"fcntl"}, EACCES,
+                     [&](const kata::FaultCase* fault) {
+                       if (fault == nullptr) return run();
+                       ExpectReportedWithoutLeaks(
+                           *fault, run,
+                           "a call that fails in the child between fork and "
+                           "exec must reach the parent: send the call and its "
+                           "errno through the close-on-exec channel");
+                     });
+  });
 }
 
 constexpr char kOutputEndedFirst[] =
