@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -797,6 +798,173 @@ TEST(Stage6OneQueueServer, EightClientsAHundredCallsEach) {
             0)
       << "this kata asks for ONE System V queue shared by the server and "
          "every client, in processes: no other queue, socket or thread";
+}
+
+// -------------------------------------------- Stage 6: on the wire
+
+// A struct msgbuf as a program in another language lays it out: a long for
+// the type, then raw bytes. The foreign peers below build and read every
+// byte of a request themselves, as the README's "On the wire" tells them.
+struct ForeignMessage {
+  long mtype;
+  unsigned char mtext[256];
+};
+
+// A client id that uses all 8 bytes, so that a 4-byte id or the wrong byte
+// order cannot pass for it.
+constexpr long kWideClientId = 0x0102030405060708L;
+
+// Tests the wire format from outside, both ways: a foreign client process
+// packs a request byte by byte (type 1; bytes 08 07 06 05 04 03 02 01 for the
+// client id 0x0102030405060708, least significant first; then the body) and
+// gets ServeOne's reply typed with that id; a foreign server process reads
+// Call's request byte by byte and answers it.
+TEST(Stage6OneQueueServer, ForeignPeersSpeakTheWireFormat) {
+  kata::OnDeadlock(std::string("a foreign peer and the kata exchange a "
+                               "request and its reply: ") +
+                   kRequestFormat);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  const std::string body("\0ping", 5);
+  kata::Child client([id, body] {
+    ForeignMessage request{};
+    request.mtype = 1;
+    for (int i = 0; i < 8; ++i)
+      request.mtext[i] = static_cast<unsigned char>(8 - i);
+    std::memcpy(request.mtext + 8, body.data(), body.size());
+    ASSERT_EQ(msgsnd(id, &request, 8 + body.size(), 0), 0)
+        << std::strerror(errno);
+    ForeignMessage reply{};
+    ssize_t length = -1;
+    for (int tries = 0; tries < 2000 && length < 0; ++tries) {
+      length =
+          msgrcv(id, &reply, sizeof(reply.mtext), kWideClientId, IPC_NOWAIT);
+      if (length < 0) std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_GE(length, 0) << "no reply typed " << kWideClientId << " within 2 s"
+                         << Hint(kReplyTypeIsClientId);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(reply.mtext),
+                          static_cast<std::size_t>(length)),
+              "reply to " + body)
+        << Hint("a reply's text is the handler's reply alone",
+                README "#on-the-wire");
+  });
+  auto reply_to = [](std::string_view request) {
+    return "reply to " + std::string(request);
+  };
+  long served = 0;
+  try {
+    served = kata::message_queue::ServeOne(queue, reply_to);
+  } catch (const std::runtime_error& e) {
+    ADD_FAILURE() << "ServeOne refused the foreign request: " << e.what()
+                  << Hint(kRequestFormat, README "#on-the-wire");
+  }
+  EXPECT_EQ(served, kWideClientId)
+      << "ServeOne read the client id 0x0102030405060708 as " << std::hex
+      << served << Hint(kRequestFormat, README "#on-the-wire");
+  client.Join();
+
+  kata::Child server([id, body] {
+    ForeignMessage request{};
+    ssize_t length = -1;
+    for (int tries = 0; tries < 2000 && length < 0; ++tries) {
+      length = msgrcv(id, &request, sizeof(request.mtext), 1, IPC_NOWAIT);
+      if (length < 0) std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(length, static_cast<ssize_t>(8 + body.size()))
+        << "the request's length"
+        << Hint(kRequestFormat, README "#on-the-wire");
+    long client_id = 0;
+    for (int i = 7; i >= 0; --i)
+      client_id = (client_id << 8) | request.mtext[i];
+    EXPECT_EQ(client_id, kWideClientId)
+        << "bytes 0 to 7 of the request, least significant first"
+        << Hint(kRequestFormat, README "#on-the-wire");
+    EXPECT_EQ(
+        std::string(reinterpret_cast<char*>(request.mtext + 8), body.size()),
+        body)
+        << Hint("the body follows the 8 bytes of the id",
+                README "#on-the-wire");
+    ForeignMessage reply{};
+    reply.mtype = client_id;
+    std::memcpy(reply.mtext, "pong", 4);
+    msgsnd(id, &reply, 4, 0);
+  });
+  EXPECT_EQ(kata::message_queue::Call(queue, kWideClientId, body), "pong")
+      << Hint(kClientTakesOwnReplies);
+  server.Join();
+  EXPECT_EQ(RawCount(id), 0u);
+}
+
+// ------------------------------- Stage 6: one side finishes early
+
+// Tests a client that is gone before its reply: killed while it waits in
+// Call. The server is not held up (ServeOne answers and returns at once),
+// the reply stays in the queue typed with the dead client's id, and other
+// clients go on getting exactly their own replies.
+TEST(Stage6OneQueueServer, AClientGoneBeforeItsReplyLeavesItQueued) {
+  kata::OnDeadlock("ServeOne answers a client that is gone, then a live one");
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  const pid_t gone = fork();
+  if (gone == 0) {
+    try {
+      (void)kata::message_queue::Call(queue, 41, "orphan");
+    } catch (...) {
+    }
+    _exit(0);
+  }
+  ASSERT_GT(gone, 0) << std::strerror(errno);
+  // Gone while it waits: its request is queued and it sleeps in msgrcv.
+  bool waiting = false;
+  for (int tries = 0; tries < 2000 && !waiting; ++tries) {
+    waiting = RawCount(id) == 1 && kata::ProcessState(gone) == 'S';
+    if (!waiting) std::this_thread::sleep_for(1ms);
+  }
+  kill(gone, SIGKILL);
+  waitpid(gone, nullptr, 0);
+  ASSERT_TRUE(waiting) << "the client never sent its request and waited";
+  EXPECT_EQ(kata::message_queue::ServeOne(queue, Upper), 41);
+  kata::Child alive([&] {
+    EXPECT_EQ(kata::message_queue::Call(queue, 42, "alive"), "ALIVE")
+        << Hint(kClientTakesOwnReplies);
+  });
+  EXPECT_EQ(kata::message_queue::ServeOne(queue, Upper), 42);
+  alive.Join();
+  EXPECT_EQ(TakeAllRaw(id), (std::vector<Message>{{41, "ORPHAN"}}))
+      << "the queue after both replies"
+      << Hint(
+             "a reply waits for its client's id, whether or not the client "
+             "is still there",
+             README "#stage-6-one-queue-many-clients");
+}
+
+// Tests a server that stops without answering: it takes the request, its
+// handler fails, and it removes the queue as it leaves. The client waiting in
+// Call is not left waiting: it gets std::system_error naming msgrcv.
+TEST(Stage6OneQueueServer, AServerThatStopsUnansweredEndsTheCall) {
+  kata::OnDeadlock(std::string("Call waits for a reply from a server that "
+                               "removed the queue: ") +
+                   kEidrmIsFinal);
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue queue = SysvQueue::Create(key);
+  kata::Child server([key] {
+    SysvQueue mine = SysvQueue::Open(key);
+    EXPECT_THROW((void)kata::message_queue::ServeOne(
+                     mine,
+                     [](std::string_view) -> std::string {
+                       throw std::runtime_error("the server gives up");
+                     }),
+                 std::runtime_error);
+    kata::WaitUntilBlocked(kata::RunnerPid());
+    mine.Remove();
+  });
+  ExpectSystemError(
+      [&] { (void)kata::message_queue::Call(queue, 7, "anyone there?"); },
+      {std::errc::identifier_removed, std::errc::invalid_argument}, "msgrcv",
+      Hint(kEidrmIsFinal, README "#stage-6-one-queue-many-clients"));
+  server.Join();
+  EXPECT_FALSE(QueueExists(queue.id()));
 }
 
 // =========================================================== Stage 7
