@@ -671,7 +671,9 @@ TEST(Stage6OneQueueServer, HandlerExceptionsReachTheCaller) {
 // a request or a reply that does not fit now is sent when room comes, not
 // dropped and not an error.
 TEST(Stage6OneQueueServer, ClientAndServerWaitForRoom) {
-  kata::OnDeadlock("Call and ServeOne wait for room the child makes");
+  kata::OnDeadlock(
+      "Call waits for a reply to a request that never went in, or ServeOne "
+      "for room: send requests and replies with Send, which waits for room");
   SysvQueue queue = SysvQueue::CreatePrivate();
   const int id = queue.id();
   const std::string big(2048, 'b');
