@@ -124,7 +124,8 @@ SysvStatus SysvQueue::Status() const {
 std::string Call(const SysvQueue& queue, long client_id,
                  std::string_view request) {
   // TODO: check client_id > kRequestType; send type kRequestType with the
-  // client id (memcpy of a long) followed by the request; receive the reply.
+  // client id as the header's "On the wire" lays it out, followed by the
+  // request; receive the reply.
   (void)queue;
   (void)client_id;
   (void)request;

@@ -3,6 +3,7 @@
 
 #include "message_queue/message_queue.h"
 
+#include <endian.h>
 #include <fcntl.h>
 #include <mqueue.h>
 #include <sys/ipc.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -119,6 +121,24 @@ std::optional<Message> ReceiveMessage(int id, Selector which,
   }
   return Message{buffer.type(),
                  std::string(buffer.text(), static_cast<std::size_t>(length))};
+}
+
+// The client id at the front of a request, as README "On the wire" gives it
+// to peers in other languages: 8 bytes, least significant first, whatever
+// the host's byte order (htole64 and le64toh do nothing on x86-64).
+static_assert(sizeof(std::uint64_t) == kClientIdBytes);
+
+std::string ClientIdBytes(long client_id) {
+  const std::uint64_t wire = htole64(static_cast<std::uint64_t>(client_id));
+  std::string bytes(sizeof(wire), '\0');
+  std::memcpy(bytes.data(), &wire, sizeof(wire));
+  return bytes;
+}
+
+long ClientIdFrom(std::string_view text) {
+  std::uint64_t wire;
+  std::memcpy(&wire, text.data(), sizeof(wire));
+  return static_cast<long>(le64toh(wire));
 }
 
 void CheckName(const std::string& name) {
@@ -241,8 +261,7 @@ std::string Call(const SysvQueue& queue, long client_id,
         " (type " + std::to_string(kRequestType) + " is for requests), got " +
         std::to_string(client_id));
   }
-  std::string text(sizeof(long), '\0');
-  std::memcpy(text.data(), &client_id, sizeof(long));
+  std::string text = ClientIdBytes(client_id);
   text.append(request);
   queue.Send(kRequestType, text);
   // Only our own type: replies to other clients stay where they are.
@@ -252,20 +271,19 @@ std::string Call(const SysvQueue& queue, long client_id,
 long ServeOne(const SysvQueue& queue, const Handler& handler) {
   // Only requests: a reply still waiting for its client is not ours to take.
   Message request = queue.Receive(Exactly(kRequestType));
-  if (request.text.size() < sizeof(long)) {
+  if (request.text.size() < kClientIdBytes) {
     throw std::runtime_error("ServeOne: a request of " +
                              std::to_string(request.text.size()) +
                              " bytes has no client id");
   }
-  long client_id = 0;
-  std::memcpy(&client_id, request.text.data(), sizeof(long));
+  const long client_id = ClientIdFrom(request.text);
   if (client_id <= kRequestType) {
     throw std::runtime_error("ServeOne: a request names client id " +
                              std::to_string(client_id) + ", which is not > " +
                              std::to_string(kRequestType));
   }
   std::string_view body(request.text);
-  body.remove_prefix(sizeof(long));
+  body.remove_prefix(kClientIdBytes);
   queue.Send(client_id, handler(body));  // the reply's type is the client id
   return client_id;
 }

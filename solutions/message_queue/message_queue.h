@@ -257,10 +257,24 @@ class [[nodiscard]] SysvQueue {
 //   client 7 --(type 1: [7]["ping"])--> queue --> server
 //   client 7 <--(type 7: "pong")------- queue <-- server
 //
-// A request's text is the client id (a long, sizeof(long) bytes in the host's
-// byte order, as memcpy gives) followed by the request body.
+// On the wire (README "On the wire", for peers in any language): a request's
+// text is the client id in kClientIdBytes (8) bytes, a two's-complement
+// integer with the least significant byte first whatever the host's byte
+// order, followed by the request body; a reply's text is the handler's reply
+// alone. A peer that packs the id in 4 bytes is not understood: the server
+// reads the 4 bytes after them as part of the id.
+//
+// When one side finishes early: a client that is gone before its reply comes
+// (killed while it waits, say) leaves the reply in the queue, typed with its
+// id, until someone takes it or the queue is removed; the server does not
+// know and goes on (it waits only while the queue is full), and a later
+// client that reuses the id would take the old reply as its own. A server
+// that stops without answering leaves its clients waiting in Call until the
+// queue is removed, which ends their wait with std::system_error (EIDRM).
 
 inline constexpr long kRequestType = 1;
+// How many bytes the client id takes at the start of a request's text.
+inline constexpr std::size_t kClientIdBytes = 8;
 
 // What the server does with one request body: returns the reply.
 using Handler = std::function<std::string(std::string_view request)>;
@@ -270,7 +284,9 @@ using Handler = std::function<std::string(std::string_view request)>;
 // Sends `request` as client `client_id` and waits for the reply addressed to
 // that client (type == client_id); other messages stay in the queue. Throws
 // std::invalid_argument if `client_id` is not greater than kRequestType (a
-// client of id 1 would read requests), std::system_error if a call fails.
+// client of id 1 would read requests), std::system_error if a call fails,
+// e.g. EIDRM when the queue is removed while it waits (a server that stopped
+// without answering).
 std::string Call(const SysvQueue& queue, long client_id,
                  std::string_view request);
 
@@ -278,10 +294,11 @@ std::string Call(const SysvQueue& queue, long client_id,
 //
 // Waits for one request (type kRequestType only: replies waiting for other
 // clients stay in the queue), replies to it with type = the client id in the
-// request and text = handler(body), and returns that client id. Throws
-// std::runtime_error for a malformed request (shorter than a client id, or an
-// id not greater than kRequestType), std::system_error if a call fails, and
-// whatever `handler` throws.
+// request and text = handler(body), and returns that client id; whether the
+// client is still there to take the reply, it cannot know. Throws
+// std::runtime_error for a malformed request (shorter than kClientIdBytes, or
+// an id not greater than kRequestType), std::system_error if a call fails,
+// and whatever `handler` throws (the request is then consumed, unanswered).
 long ServeOne(const SysvQueue& queue, const Handler& handler);
 
 // Serve()

@@ -458,6 +458,15 @@ TEST(SysvFacts, IpcPrivateMakesANewQueueThatAnyoneWithTheIdCanUse) {
   msgctl(second, IPC_RMID, nullptr);
 }
 
+// IPC_PRIVATE creates a new queue by itself: IPC_CREAT adds nothing to it
+// (msgget(2): "If key has the value IPC_PRIVATE or ... IPC_CREAT").
+TEST(SysvFacts, IpcPrivateCreatesWithoutIpcCreat) {
+  const int id = msgget(IPC_PRIVATE, 0600);
+  ASSERT_GE(id, 0) << "msgget(IPC_PRIVATE, 0600): " << std::strerror(errno);
+  EXPECT_TRUE(QueueExists(id));
+  msgctl(id, IPC_RMID, nullptr);
+}
+
 // A System V queue id is not a file descriptor: making and using a queue
 // opens none, so poll/select/epoll cannot wait on it.
 TEST(SysvFacts, QueueIdIsNotAFileDescriptor) {
@@ -724,6 +733,17 @@ TEST(PosixFacts, DescriptorIsPollableOnLinux) {
   EXPECT_EQ(poll(&entry, 1, 0), 1);
   EXPECT_TRUE(entry.revents & POLLIN);
   EXPECT_GE(fcntl(queue.get(), F_GETFD), 0) << "it is a descriptor";
+}
+
+// Linux opens every POSIX queue close-on-exec, whether or not mq_open's flags
+// say O_CLOEXEC (ipc/mqueue.c asks for a close-on-exec descriptor itself).
+TEST(PosixFacts, MqOpenIsAlwaysCloseOnExec) {
+  PosixQueue queue(2, 16, O_RDWR);  // no O_CLOEXEC
+  EXPECT_EQ(fcntl(queue.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  const mqd_t opened = mq_open(queue.name().c_str(), O_RDONLY);
+  ASSERT_NE(opened, static_cast<mqd_t>(-1)) << std::strerror(errno);
+  EXPECT_EQ(fcntl(opened, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  mq_close(opened);
 }
 
 // Unlike msgrcv, a blocked mq_receive is restarted after a handler installed

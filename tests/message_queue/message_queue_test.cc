@@ -5,8 +5,8 @@
 //
 // Every check uses real kernel queues and real processes. The test's side of
 // each exchange uses its own raw msgsnd/msgrcv/msgctl and mq_* calls (the Raw*
-// helpers below), never the code under test, so a failure says what the
-// kernel saw: "the queue holds 1 message of 13 bytes, expected 5".
+// helpers of raw_queues.h), never the code under test, so a failure says what
+// the kernel saw: "the queue holds 1 message of 13 bytes, expected 5".
 //
 // No test waits without a bound on something the code under test should have
 // done: raw receives in the test runner never block, and where a process must
@@ -19,18 +19,15 @@
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <ostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -39,54 +36,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/message_queue/raw_queues.h"
 #include "tests/support/kata.h"
-
-namespace {
-
-// A text as a failure message shows it: printable, quoted, cut short.
-std::string Show(std::string_view text) {
-  std::string shown = "\"";
-  for (std::size_t i = 0; i < text.size() && i < 48; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      shown += static_cast<char>(c);
-    } else {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
-      shown += escaped;
-    }
-  }
-  if (text.size() > 48) shown += "...";
-  return shown + "\" (" + std::to_string(text.size()) + " bytes)";
-}
-
-}  // namespace
-
-// How GoogleTest prints the kata's values in a failure.
-namespace kata::message_queue {
-
-void PrintTo(const Message& message, std::ostream* out) {
-  *out << "{type " << message.type << ", " << Show(message.text) << "}";
-}
-
-void PrintTo(const PosixMessage& message, std::ostream* out) {
-  *out << "{priority " << message.priority << ", " << Show(message.text) << "}";
-}
-
-void PrintTo(const SysvStatus& status, std::ostream* out) {
-  *out << "{messages " << status.messages << ", bytes " << status.bytes
-       << ", max_bytes " << status.max_bytes << ", last_sender "
-       << status.last_sender << ", last_receiver " << status.last_receiver
-       << "}";
-}
-
-void PrintTo(const PosixAttributes& attributes, std::ostream* out) {
-  *out << "{max_messages " << attributes.max_messages << ", message_size "
-       << attributes.message_size << ", current_messages "
-       << attributes.current_messages << "}";
-}
-
-}  // namespace kata::message_queue
 
 namespace {
 
@@ -106,8 +57,7 @@ using kata::message_queue::PosixMessage;
 using kata::message_queue::PosixQueue;
 using kata::message_queue::SysvQueue;
 using kata::message_queue::SysvStatus;
-
-#define README "exercises/message_queue/README.md"
+using namespace mq_test;  // NOLINT: the shared raw helpers and hints
 
 KATA_STAGE(Stage1QueueLifetime, "Stage 1, a queue that cleans up after itself",
            README "#stage-1-a-queue-that-cleans-up-after-itself");
@@ -127,285 +77,6 @@ KATA_STAGE(Stage7PosixQueues, "Stage 7, POSIX queues: names and limits",
            README "#stage-7-posix-queues-names-and-limits");
 KATA_STAGE(Stage8PosixMessages, "Stage 8, POSIX priorities and timeouts",
            README "#stage-8-posix-priorities-and-timeouts");
-
-// ------------------------------------------------------ hints (one each)
-// The mutants in tests/message_queue/mutants/ name these texts.
-
-constexpr char kOwnerRemoves[] =
-    "the owner removes the queue with msgctl(IPC_RMID) in its destructor";
-constexpr char kOnlyOwnerRemoves[] =
-    "only the owner removes the queue: an Open()ed queue is used, not owned";
-constexpr char kMovedFromHoldsNothing[] =
-    "a moved-from queue holds nothing and must not remove anything";
-constexpr char kMsgszIsTextOnly[] =
-    "msgsz counts only the text (mtext), not the type field";
-constexpr char kTypeMustBePositive[] =
-    "a message type must be > 0: check it before msgsnd and throw "
-    "std::invalid_argument";
-constexpr char kSelectorTypes[] =
-    "msgrcv reads msgtyp 0 as 'any type' and a negative msgtyp as 'lowest up "
-    "to': reject types <= 0 in Exactly and LowestUpTo";
-constexpr char kLowestUpToIsNegative[] =
-    "LowestUpTo(t) is msgrcv with a NEGATIVE msgtyp, -t: the lowest type <= t "
-    "comes out first";
-constexpr char kExactlyIsPositive[] =
-    "Exactly(t) is msgrcv with msgtyp = t: the oldest message of that type";
-constexpr char kEmptyIsEnomsg[] =
-    "with IPC_NOWAIT, msgrcv reports 'no matching message' as ENOMSG: return "
-    "std::nullopt for it (EAGAIN is msgsnd's full queue)";
-constexpr char kFullIsEagain[] =
-    "with IPC_NOWAIT, msgsnd reports a full queue as EAGAIN: return false for "
-    "it";
-constexpr char kRetryEintr[] =
-    "msgsnd and msgrcv are never restarted after a signal handler ran, even "
-    "with SA_RESTART: retry EINTR";
-constexpr char kEidrmIsFinal[] =
-    "EIDRM means the queue was removed while you waited: report it as "
-    "std::system_error, do not retry";
-constexpr char kE2bigByDefault[] =
-    "without MSG_NOERROR a message longer than the buffer is refused (E2BIG) "
-    "and stays in the queue";
-constexpr char kTruncateIsMsgNoerror[] =
-    "Oversize::kTruncate is msgrcv's MSG_NOERROR flag: keep the first "
-    "`capacity` bytes";
-constexpr char kReplyTypeIsClientId[] =
-    "the reply's type is the client id taken from the request";
-constexpr char kServerTakesRequestsOnly[] =
-    "the server receives only requests: msgrcv with msgtyp = kRequestType (1)";
-constexpr char kClientTakesOwnReplies[] =
-    "a client receives only the type equal to its own id";
-constexpr char kRequestFormat[] =
-    "a request has type kRequestType (1) and its text starts with the client "
-    "id (sizeof(long) bytes)";
-constexpr char kPosixUnlink[] =
-    "mq_close is not mq_unlink: the owner's destructor must unlink the name";
-constexpr char kPosixBufferSize[] =
-    "size the mq_receive buffer from mq_getattr's mq_msgsize: a smaller buffer "
-    "is refused (EMSGSIZE) even for a short message";
-constexpr char kAbsoluteDeadline[] =
-    "mq_timedreceive's timeout is an ABSOLUTE CLOCK_REALTIME time: pass now + "
-    "timeout";
-constexpr char kPosixName[] =
-    "a POSIX queue name is one slash followed by 1 to 255 characters and no "
-    "other slash: check it and throw std::invalid_argument";
-
-// ----------------------------------------------------------------- helpers
-
-// The largest text this machine's System V queues accept.
-std::size_t Msgmax() {
-  std::ifstream in("/proc/sys/kernel/msgmax");
-  std::size_t value = 8192;
-  in >> value;
-  return value;
-}
-
-long ReadProcLong(const char* path, long fallback) {
-  std::ifstream in(path);
-  long value = fallback;
-  in >> value;
-  return value;
-}
-
-// msgctl(IPC_STAT) by the test itself; std::nullopt if the queue is gone.
-std::optional<msqid_ds> RawStat(int id) {
-  msqid_ds info{};
-  if (msgctl(id, IPC_STAT, &info) != 0) return std::nullopt;
-  return info;
-}
-
-bool QueueExists(int id) { return id >= 0 && RawStat(id).has_value(); }
-
-std::size_t RawCount(int id) {
-  std::optional<msqid_ds> info = RawStat(id);
-  return info ? static_cast<std::size_t>(info->msg_qnum) : 0;
-}
-
-// A message buffer as msgop(2) describes it, big enough for any message.
-struct RawBuffer {
-  long type;
-  char text[65536];
-};
-
-bool RawSend(int id, long type, std::string_view text, int flags = 0) {
-  static RawBuffer buffer;
-  buffer.type = type;
-  std::memcpy(buffer.text, text.data(), text.size());
-  return msgsnd(id, &buffer, text.size(), flags) == 0;
-}
-
-// msgrcv by the test itself, never waiting; errno tells why it returned
-// std::nullopt.
-std::optional<Message> RawTake(int id, long msgtyp,
-                               std::size_t capacity = sizeof(RawBuffer::text),
-                               int flags = 0) {
-  static RawBuffer buffer;
-  ssize_t n = msgrcv(id, &buffer, capacity, msgtyp, flags | IPC_NOWAIT);
-  if (n < 0) return std::nullopt;
-  return Message{buffer.type,
-                 std::string(buffer.text, static_cast<std::size_t>(n))};
-}
-
-// RawTake, retried for up to `limit`: for a child of the test that plays the
-// other side and must not wait forever when the code under test never sends.
-std::optional<Message> RawTakeWithin(int id, long msgtyp,
-                                     std::chrono::milliseconds limit = 2s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    if (std::optional<Message> message = RawTake(id, msgtyp)) return message;
-    if (errno != ENOMSG || std::chrono::steady_clock::now() >= until) {
-      return std::nullopt;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
-// A queue made by the test with raw calls, removed when the test ends.
-class RawQueue {
- public:
-  explicit RawQueue(key_t key = kata::UniqueSysvKey()) : key_(key) {
-    id_ = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-    if (id_ < 0) {
-      throw std::system_error(errno, std::generic_category(), "test's msgget");
-    }
-  }
-  RawQueue(const RawQueue&) = delete;
-  RawQueue& operator=(const RawQueue&) = delete;
-  ~RawQueue() { msgctl(id_, IPC_RMID, nullptr); }
-
-  int id() const { return id_; }
-  key_t key() const { return key_; }
-
- private:
-  key_t key_;
-  int id_;
-};
-
-// Request text as the header defines it: the client id, then the body.
-std::string RequestText(long client_id, std::string_view body) {
-  std::string text(sizeof(long), '\0');
-  std::memcpy(text.data(), &client_id, sizeof(long));
-  text.append(body);
-  return text;
-}
-
-// Runs `call`, expecting std::system_error with one of `errors` whose what()
-// names `call_name`.
-template <typename Call>
-void ExpectSystemError(Call call, std::vector<std::errc> errors,
-                       std::string_view call_name, const std::string& hint) {
-  std::string expected;
-  for (std::errc error : errors) {
-    expected += (expected.empty() ? "" : " or ") +
-                std::make_error_code(error).message();
-  }
-  try {
-    call();
-    ADD_FAILURE() << "expected std::system_error (" << expected
-                  << "), but nothing was thrown" << hint;
-  } catch (const std::system_error& e) {
-    bool known = false;
-    for (std::errc error : errors) {
-      known = known || e.code() == std::make_error_code(error);
-    }
-    EXPECT_TRUE(known) << "expected std::system_error (" << expected
-                       << "), got: " << e.what() << hint;
-    EXPECT_NE(std::string(e.what()).find(call_name), std::string::npos)
-        << "the message should name the failed call " << call_name
-        << " and its object, it says: " << e.what()
-        << Hint(
-               "std::system_error(errno, std::generic_category(), "
-               "\"<call>(<object>)\")");
-  }
-}
-
-template <typename Call>
-void ExpectSystemError(Call call, std::errc error, std::string_view call_name,
-                       const std::string& hint) {
-  ExpectSystemError(call, std::vector<std::errc>{error}, call_name, hint);
-}
-
-// ---------------------------------------------------- POSIX raw helpers
-
-// A descriptor the test opened itself with mq_open.
-class RawMq {
- public:
-  explicit RawMq(const std::string& name, int flags = O_RDWR,
-                 mq_attr* attr = nullptr) {
-    queue_ = mq_open(name.c_str(), flags, 0600, attr);
-  }
-  RawMq(const RawMq&) = delete;
-  RawMq& operator=(const RawMq&) = delete;
-  ~RawMq() {
-    if (ok()) mq_close(queue_);
-  }
-
-  bool ok() const { return queue_ != static_cast<mqd_t>(-1); }
-  mqd_t get() const { return queue_; }
-
- private:
-  mqd_t queue_;
-};
-
-// Unlinks a POSIX name at the end of the test (ignoring "already gone").
-struct UnlinkAtEnd {
-  std::string name;
-  ~UnlinkAtEnd() { mq_unlink(name.c_str()); }
-};
-
-std::optional<mq_attr> RawAttr(mqd_t queue) {
-  mq_attr attr{};
-  if (mq_getattr(queue, &attr) != 0) return std::nullopt;
-  return attr;
-}
-
-// Whether the name exists: an mq_open by the test itself succeeds.
-bool NameExists(const std::string& name) {
-  RawMq probe(name, O_RDONLY);
-  return probe.ok();
-}
-
-bool RawMqSend(mqd_t queue, std::string_view text, unsigned priority) {
-  return mq_send(queue, text.data(), text.size(), priority) == 0;
-}
-
-// mq_receive by the test itself, never waiting (a deadline in the past).
-std::optional<PosixMessage> RawMqTake(mqd_t queue) {
-  std::vector<char> buffer(65536);
-  unsigned priority = 0;
-  const timespec past{0, 0};
-  ssize_t n =
-      mq_timedreceive(queue, buffer.data(), buffer.size(), &priority, &past);
-  if (n < 0) return std::nullopt;
-  return PosixMessage{priority,
-                      std::string(buffer.data(), static_cast<std::size_t>(n))};
-}
-
-// Whether the POSIX queue ceilings do not apply to this process: it holds
-// CAP_SYS_RESOURCE (bit 24 of CapEff) in the INITIAL user namespace. Inside
-// Bazel's sandbox the test runs as root of a user namespace of its own
-// (uid_map "0 0 1"), whose capabilities the mqueue limits ignore.
-bool HasCapSysResource() {
-  std::ifstream map("/proc/self/uid_map");
-  long inside = -1, outside = -1, count = 0;
-  map >> inside >> outside >> count;
-  if (count != 4294967295L) return false;  // not the initial namespace
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("CapEff:", 0) != 0) continue;
-    unsigned long long mask = 0;
-    std::istringstream(line.substr(7)) >> std::hex >> mask;
-    return (mask >> 24) & 1;
-  }
-  return false;
-}
-
-// The largest mq_maxmsg this process may ask for: msg_max, unless it holds
-// CAP_SYS_RESOURCE, which lifts the ceiling to the kernel's hard limit.
-long MaxMessagesCeiling() {
-  return HasCapSysResource() ? 65536
-                             : ReadProcLong("/proc/sys/fs/mqueue/msg_max", 10);
-}
 
 // =========================================================== Stage 1
 
@@ -681,16 +352,6 @@ TEST(Stage2TypedMessages, UsesASystemVQueue) {
   kata::ExpectUsed(calls, {"msgget"}, 1, "a System V message queue (msgget)");
   kata::ExpectUsed(calls, {"msgsnd"}, 1, "a System V message queue (msgsnd)");
   kata::ExpectUsed(calls, {"msgrcv"}, 1, "a System V message queue (msgrcv)");
-}
-
-// Takes every message left in the queue, oldest first (the test's own
-// msgrcv), so a failure shows exactly what is left.
-std::vector<Message> TakeAllRaw(int id) {
-  std::vector<Message> left;
-  while (std::optional<Message> message = RawTake(id, 0)) {
-    left.push_back(*message);
-  }
-  return left;
 }
 
 // Puts types 3, 1, 2, 1 into the queue, in that order.
@@ -1137,6 +798,173 @@ TEST(Stage6OneQueueServer, EightClientsAHundredCallsEach) {
             0)
       << "this kata asks for ONE System V queue shared by the server and "
          "every client, in processes: no other queue, socket or thread";
+}
+
+// -------------------------------------------- Stage 6: on the wire
+
+// A struct msgbuf as a program in another language lays it out: a long for
+// the type, then raw bytes. The foreign peers below build and read every
+// byte of a request themselves, as the README's "On the wire" tells them.
+struct ForeignMessage {
+  long mtype;
+  unsigned char mtext[256];
+};
+
+// A client id that uses all 8 bytes, so that a 4-byte id or the wrong byte
+// order cannot pass for it.
+constexpr long kWideClientId = 0x0102030405060708L;
+
+// Tests the wire format from outside, both ways: a foreign client process
+// packs a request byte by byte (type 1; bytes 08 07 06 05 04 03 02 01 for the
+// client id 0x0102030405060708, least significant first; then the body) and
+// gets ServeOne's reply typed with that id; a foreign server process reads
+// Call's request byte by byte and answers it.
+TEST(Stage6OneQueueServer, ForeignPeersSpeakTheWireFormat) {
+  kata::OnDeadlock(std::string("a foreign peer and the kata exchange a "
+                               "request and its reply: ") +
+                   kRequestFormat);
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  const std::string body("\0ping", 5);
+  kata::Child client([id, body] {
+    ForeignMessage request{};
+    request.mtype = 1;
+    for (int i = 0; i < 8; ++i)
+      request.mtext[i] = static_cast<unsigned char>(8 - i);
+    std::memcpy(request.mtext + 8, body.data(), body.size());
+    ASSERT_EQ(msgsnd(id, &request, 8 + body.size(), 0), 0)
+        << std::strerror(errno);
+    ForeignMessage reply{};
+    ssize_t length = -1;
+    for (int tries = 0; tries < 2000 && length < 0; ++tries) {
+      length =
+          msgrcv(id, &reply, sizeof(reply.mtext), kWideClientId, IPC_NOWAIT);
+      if (length < 0) std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_GE(length, 0) << "no reply typed " << kWideClientId << " within 2 s"
+                         << Hint(kReplyTypeIsClientId);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(reply.mtext),
+                          static_cast<std::size_t>(length)),
+              "reply to " + body)
+        << Hint("a reply's text is the handler's reply alone",
+                README "#on-the-wire");
+  });
+  auto reply_to = [](std::string_view request) {
+    return "reply to " + std::string(request);
+  };
+  long served = 0;
+  try {
+    served = kata::message_queue::ServeOne(queue, reply_to);
+  } catch (const std::runtime_error& e) {
+    ADD_FAILURE() << "ServeOne refused the foreign request: " << e.what()
+                  << Hint(kRequestFormat, README "#on-the-wire");
+  }
+  EXPECT_EQ(served, kWideClientId)
+      << "ServeOne read the client id 0x0102030405060708 as " << std::hex
+      << served << Hint(kRequestFormat, README "#on-the-wire");
+  client.Join();
+
+  kata::Child server([id, body] {
+    ForeignMessage request{};
+    ssize_t length = -1;
+    for (int tries = 0; tries < 2000 && length < 0; ++tries) {
+      length = msgrcv(id, &request, sizeof(request.mtext), 1, IPC_NOWAIT);
+      if (length < 0) std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(length, static_cast<ssize_t>(8 + body.size()))
+        << "the request's length"
+        << Hint(kRequestFormat, README "#on-the-wire");
+    long client_id = 0;
+    for (int i = 7; i >= 0; --i)
+      client_id = (client_id << 8) | request.mtext[i];
+    EXPECT_EQ(client_id, kWideClientId)
+        << "bytes 0 to 7 of the request, least significant first"
+        << Hint(kRequestFormat, README "#on-the-wire");
+    EXPECT_EQ(
+        std::string(reinterpret_cast<char*>(request.mtext + 8), body.size()),
+        body)
+        << Hint("the body follows the 8 bytes of the id",
+                README "#on-the-wire");
+    ForeignMessage reply{};
+    reply.mtype = client_id;
+    std::memcpy(reply.mtext, "pong", 4);
+    msgsnd(id, &reply, 4, 0);
+  });
+  EXPECT_EQ(kata::message_queue::Call(queue, kWideClientId, body), "pong")
+      << Hint(kClientTakesOwnReplies);
+  server.Join();
+  EXPECT_EQ(RawCount(id), 0u);
+}
+
+// ------------------------------- Stage 6: one side finishes early
+
+// Tests a client that is gone before its reply: killed while it waits in
+// Call. The server is not held up (ServeOne answers and returns at once),
+// the reply stays in the queue typed with the dead client's id, and other
+// clients go on getting exactly their own replies.
+TEST(Stage6OneQueueServer, AClientGoneBeforeItsReplyLeavesItQueued) {
+  kata::OnDeadlock("ServeOne answers a client that is gone, then a live one");
+  SysvQueue queue = SysvQueue::Create(kata::UniqueSysvKey());
+  const int id = queue.id();
+  const pid_t gone = fork();
+  if (gone == 0) {
+    try {
+      (void)kata::message_queue::Call(queue, 41, "orphan");
+    } catch (...) {
+    }
+    _exit(0);
+  }
+  ASSERT_GT(gone, 0) << std::strerror(errno);
+  // Gone while it waits: its request is queued and it sleeps in msgrcv.
+  bool waiting = false;
+  for (int tries = 0; tries < 2000 && !waiting; ++tries) {
+    waiting = RawCount(id) == 1 && kata::ProcessState(gone) == 'S';
+    if (!waiting) std::this_thread::sleep_for(1ms);
+  }
+  kill(gone, SIGKILL);
+  waitpid(gone, nullptr, 0);
+  ASSERT_TRUE(waiting) << "the client never sent its request and waited";
+  EXPECT_EQ(kata::message_queue::ServeOne(queue, Upper), 41);
+  kata::Child alive([&] {
+    EXPECT_EQ(kata::message_queue::Call(queue, 42, "alive"), "ALIVE")
+        << Hint(kClientTakesOwnReplies);
+  });
+  EXPECT_EQ(kata::message_queue::ServeOne(queue, Upper), 42);
+  alive.Join();
+  EXPECT_EQ(TakeAllRaw(id), (std::vector<Message>{{41, "ORPHAN"}}))
+      << "the queue after both replies"
+      << Hint(
+             "a reply waits for its client's id, whether or not the client "
+             "is still there",
+             README "#stage-6-one-queue-many-clients");
+}
+
+// Tests a server that stops without answering: it takes the request, its
+// handler fails, and it removes the queue as it leaves. The client waiting in
+// Call is not left waiting: it gets std::system_error naming msgrcv.
+TEST(Stage6OneQueueServer, AServerThatStopsUnansweredEndsTheCall) {
+  kata::OnDeadlock(std::string("Call waits for a reply from a server that "
+                               "removed the queue: ") +
+                   kEidrmIsFinal);
+  const key_t key = kata::UniqueSysvKey();
+  SysvQueue queue = SysvQueue::Create(key);
+  kata::Child server([key] {
+    SysvQueue mine = SysvQueue::Open(key);
+    EXPECT_THROW((void)kata::message_queue::ServeOne(
+                     mine,
+                     [](std::string_view) -> std::string {
+                       throw std::runtime_error("the server gives up");
+                     }),
+                 std::runtime_error);
+    kata::WaitUntilBlocked(kata::RunnerPid());
+    mine.Remove();
+  });
+  ExpectSystemError(
+      [&] { (void)kata::message_queue::Call(queue, 7, "anyone there?"); },
+      {std::errc::identifier_removed, std::errc::invalid_argument}, "msgrcv",
+      Hint(kEidrmIsFinal, README "#stage-6-one-queue-many-clients"));
+  server.Join();
+  EXPECT_FALSE(QueueExists(queue.id()));
 }
 
 // =========================================================== Stage 7
