@@ -1,4 +1,5 @@
-// Helpers of the shared_memory kata's test files: memory the test
+// Helpers shared by the shared_memory kata's test files
+// (shared_memory_test.cc and shared_memory_contract_test.cc): memory the test
 // maps itself, its own view of the kernel's objects, the checks of an
 // exception, the ring's test messages, the pipeline's receipts, and the hints
 // more than one test prints.

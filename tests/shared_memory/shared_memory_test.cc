@@ -2,9 +2,10 @@
 // when all goes well, and the classic mistakes of each stage. The same file
 // is built against the learner's stub (//exercises/shared_memory:
 // shared_memory_test) and against the reference solution
-// (//solutions/shared_memory:shared_memory_test).
+// (//solutions/shared_memory:shared_memory_test), together with
+// shared_memory_contract_test.cc (limits, failed calls, deadlines, signals).
 //
-// The helpers are in helpers.h. Where a child process must
+// The helpers both files use are in helpers.h. Where a child process must
 // report what it saw, it writes into kata::SharedText and the parent asserts.
 
 #include "shared_memory/shared_memory.h"
