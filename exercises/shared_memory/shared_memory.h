@@ -461,6 +461,41 @@ struct RingBuffer {
   std::optional<Message> Pop(std::chrono::milliseconds timeout);
 };
 
+// ---------------------------------------------------------------- The layout
+//
+// What a segment holds, byte by byte (README: "On the wire"). Each shared
+// object is one of the structs above, placed at offset 0 of its own segment,
+// and SharedObject<T> gives that segment exactly sizeof(T) bytes. The layout
+// is whatever this compiler and C library make of these structs, and the
+// asserts below pin it down: on 64-bit Linux with glibc (x86-64, AArch64),
+// where a sem_t is 32 bytes,
+//
+//   SharedCounter (40 bytes)   lock at 0, value (int64) at 32
+//   Message (64 bytes)         producer (int32) at 0, sequence (int32) at 4,
+//                              text (56 chars, NUL-terminated) at 8
+//   RingBuffer (8192 bytes)    empty_slots at 0, full_slots at 32, mutex at 64,
+//                              next_write (uint32) at 96, next_read at 100,
+//                              slots[8] at 4096, 64 bytes each
+//
+// Numbers are in the machine's byte order, and a semaphore is glibc's sem_t,
+// initialised with pshared = 1. That is an ABI, not a cross-language format:
+// a peer written in another language, or against another C library, must
+// reproduce these offsets and call glibc's sem_* functions on those addresses.
+static_assert(sizeof(SharedSemaphore) == sizeof(sem_t));
+static_assert(offsetof(SharedCounter, lock) == 0);
+static_assert(offsetof(SharedCounter, value) == sizeof(sem_t));
+static_assert(sizeof(SharedCounter) == sizeof(sem_t) + 8);
+static_assert(offsetof(Message, producer) == 0);
+static_assert(offsetof(Message, sequence) == 4);
+static_assert(offsetof(Message, text) == 8);
+static_assert(offsetof(RingBuffer, empty_slots) == 0);
+static_assert(offsetof(RingBuffer, full_slots) == sizeof(sem_t));
+static_assert(offsetof(RingBuffer, mutex) == 2 * sizeof(sem_t));
+static_assert(offsetof(RingBuffer, next_write) == 3 * sizeof(sem_t));
+static_assert(offsetof(RingBuffer, next_read) == 3 * sizeof(sem_t) + 4);
+static_assert(offsetof(RingBuffer, slots) == 4096);
+static_assert(sizeof(RingBuffer) == 8192);
+
 // -------------------------------------------------------------------- Stage 5
 
 // PipelinePlan

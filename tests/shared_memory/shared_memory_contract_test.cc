@@ -1132,6 +1132,46 @@ TEST(Stage3Counter, CountWithProcessesUsesOnlySharedMemory) {
   EXPECT_EQ(OtherMechanismCalls(calls), 0) << Hint(kOnlySharedMemory);
 }
 
+// Tests the SharedCounter's layout from a peer that knows only the README:
+// it maps the segment itself and uses the lock and the value at their
+// documented offsets (README: "On the wire").
+TEST(Stage3Counter, RawPeerUsesTheDocumentedLayout) {
+  static_assert(sizeof(sem_t) == 32,
+                "the README's offsets are for 64-bit glibc");
+  constexpr std::size_t kLockAt = 0, kValueAt = 32, kSize = 40;
+  const std::string name = kata::UniqueName("wire-counter");
+  auto counter = SharedObject<SharedCounter>::Create(name);
+  ASSERT_TRUE(kata::shm::AddUnderLock(*counter, 5, 1s));
+  kata::SharedText seen;
+  kata::RunInChild([&] {  // the raw peer: no kata::shm type from here on
+    int fd = shm_open(name.c_str(), O_RDWR, 0);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    struct stat info {};
+    ASSERT_EQ(fstat(fd, &info), 0);
+    EXPECT_EQ(info.st_size, static_cast<off_t>(kSize));
+    void* mapped =
+        mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    ASSERT_NE(mapped, MAP_FAILED);
+    char* base = static_cast<char*>(mapped);
+    sem_t* lock = reinterpret_cast<sem_t*>(base + kLockAt);
+    ASSERT_EQ(sem_trywait(lock), 0) << "the lock at offset 0 was not free";
+    std::int64_t value = 0;
+    std::memcpy(&value, base + kValueAt, sizeof(value));
+    seen.Store(std::to_string(value));
+    value += 100;
+    std::memcpy(base + kValueAt, &value, sizeof(value));
+    sem_post(lock);
+    munmap(mapped, kSize);
+  });
+  EXPECT_EQ(seen.Load(), "5")
+      << "the value at offset 32, as the raw peer read it";
+  EXPECT_EQ(counter->value, 105) << "the raw peer's write at offset 32";
+  EXPECT_TRUE(kata::shm::AddUnderLock(*counter, 1, 1s))
+      << "the lock the raw peer posted at offset 0";
+  EXPECT_EQ(counter->value, 106);
+}
+
 // =========================================================== Stage 4
 
 // Tests a timeout of zero: Push into a full ring and Pop from an empty one
@@ -1251,6 +1291,98 @@ TEST(Stage4RingBuffer, CallersSignalsAreLeftAlone) {
   EXPECT_TRUE(ring->Push(MakeMessage(0, 0), 100ms));
   EXPECT_TRUE(ring->Pop(100ms).has_value());
   EXPECT_FALSE(ring->Pop(20ms).has_value());
+}
+
+// Offsets from the README's "On the wire" (64-bit glibc: a sem_t is 32
+// bytes): the raw peer below uses these numbers, never the kata's types.
+namespace wire {
+constexpr std::size_t kEmptySlots = 0, kFullSlots = 32, kMutex = 64;
+constexpr std::size_t kNextWrite = 96, kNextRead = 100;
+constexpr std::size_t kSlots = 4096, kSlotSize = 64, kSlotCount = 8;
+constexpr std::size_t kRingSize = 8192;
+constexpr std::size_t kProducer = 0, kSequence = 4, kText = 8, kTextSize = 56;
+}  // namespace wire
+
+// Tests the ring's layout from a peer that knows only the README: it maps
+// the segment with its own shm_open and mmap, takes the message the kata
+// pushed and pushes one of its own, with glibc's sem_* on the semaphores at
+// their documented offsets (README: "On the wire").
+TEST(Stage4RingBuffer, RawPeerReadsAndWritesTheDocumentedLayout) {
+  static_assert(sizeof(sem_t) == 32,
+                "the README's offsets are for 64-bit glibc");
+  const std::string name = kata::UniqueName("wire-ring");
+  auto ring = SharedObject<RingBuffer>::Create(name);
+  ASSERT_TRUE(ring->Push(MakeMessage(4, 2), 1s));
+  kata::SharedText seen;
+  kata::RunInChild([&] {  // the raw peer: no kata::shm type from here on
+    int fd = shm_open(name.c_str(), O_RDWR, 0);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    struct stat info {};
+    ASSERT_EQ(fstat(fd, &info), 0);
+    EXPECT_EQ(info.st_size, static_cast<off_t>(wire::kRingSize));
+    void* mapped = mmap(nullptr, wire::kRingSize, PROT_READ | PROT_WRITE,
+                        MAP_SHARED, fd, 0);
+    close(fd);
+    ASSERT_NE(mapped, MAP_FAILED);
+    char* base = static_cast<char*>(mapped);
+    auto semaphore = [&](std::size_t at) {
+      return reinterpret_cast<sem_t*>(base + at);
+    };
+    auto index = [&](std::size_t at) {
+      std::uint32_t value = 0;
+      std::memcpy(&value, base + at, sizeof(value));
+      return value;
+    };
+    int empty = -1, full = -1, mutex = -1;
+    sem_getvalue(semaphore(wire::kEmptySlots), &empty);
+    sem_getvalue(semaphore(wire::kFullSlots), &full);
+    sem_getvalue(semaphore(wire::kMutex), &mutex);
+    EXPECT_EQ(empty, 7);
+    EXPECT_EQ(full, 1);
+    EXPECT_EQ(mutex, 1);
+    EXPECT_EQ(index(wire::kNextWrite), 1u);
+    EXPECT_EQ(index(wire::kNextRead), 0u);
+    // Take the message out, the way Pop does.
+    ASSERT_EQ(sem_trywait(semaphore(wire::kFullSlots)), 0);
+    ASSERT_EQ(sem_trywait(semaphore(wire::kMutex)), 0);
+    std::uint32_t read_at = index(wire::kNextRead);
+    const char* slot = base + wire::kSlots + wire::kSlotSize * read_at;
+    std::int32_t producer = 0, sequence = 0;
+    std::memcpy(&producer, slot + wire::kProducer, sizeof(producer));
+    std::memcpy(&sequence, slot + wire::kSequence, sizeof(sequence));
+    seen.Store(std::to_string(producer) + " " + std::to_string(sequence) + " " +
+               std::string(slot + wire::kText,
+                           strnlen(slot + wire::kText, wire::kTextSize)));
+    read_at = (read_at + 1) % wire::kSlotCount;
+    std::memcpy(base + wire::kNextRead, &read_at, sizeof(read_at));
+    sem_post(semaphore(wire::kMutex));
+    sem_post(semaphore(wire::kEmptySlots));
+    // Put one in, the way Push does.
+    ASSERT_EQ(sem_trywait(semaphore(wire::kEmptySlots)), 0);
+    ASSERT_EQ(sem_trywait(semaphore(wire::kMutex)), 0);
+    std::uint32_t write_at = index(wire::kNextWrite);
+    char* free_slot = base + wire::kSlots + wire::kSlotSize * write_at;
+    const std::int32_t raw_producer = 77, raw_sequence = 9;
+    std::memcpy(free_slot + wire::kProducer, &raw_producer, 4);
+    std::memcpy(free_slot + wire::kSequence, &raw_sequence, 4);
+    std::memset(free_slot + wire::kText, 0, wire::kTextSize);
+    std::strcpy(free_slot + wire::kText, "from a raw peer");
+    write_at = (write_at + 1) % wire::kSlotCount;
+    std::memcpy(base + wire::kNextWrite, &write_at, sizeof(write_at));
+    sem_post(semaphore(wire::kMutex));
+    sem_post(semaphore(wire::kFullSlots));
+    munmap(mapped, wire::kRingSize);
+  });
+  EXPECT_EQ(seen.Load(), "4 2 producer 4 message 2")
+      << "what the raw peer read at the documented offsets";
+  std::optional<Message> message = ring->Pop(1s);
+  ASSERT_TRUE(message.has_value())
+      << "Pop did not see the message the raw peer pushed";
+  EXPECT_EQ(message->producer, 77);
+  EXPECT_EQ(message->sequence, 9);
+  EXPECT_EQ(TextOf(*message), "from a raw peer");
+  EXPECT_EQ(ValueOf(ring->empty_slots),
+            static_cast<int>(RingBuffer::kCapacity));
 }
 
 // =========================================================== Stage 5
