@@ -265,14 +265,28 @@ void ForEachFailingCall(const std::vector<Failure>& failures,
   }
 }
 
-// The calls other mechanisms would need: none of them may appear where this
+// The calls other mechanisms would need, each with how often `calls` saw it
+// ("pipe x1, write x3"), or "" when none was made: none may appear where this
 // kata's data moves.
-long OtherMechanismCalls(const kata::CallCounter& calls) {
-  return calls.Count({"pipe",    "pipe2",  "socketpair",   "socket",   "mkfifo",
-                      "mq_open", "msgget", "memfd_create", "sem_open", "open",
-                      "openat",  "creat",  "mkstemp",      "tmpfile",  "write",
-                      "writev",  "send",   "sendto",       "sendmsg",  "read",
-                      "readv",   "recv",   "recvfrom",     "recvmsg"});
+std::string OtherMechanismCalls(const kata::CallCounter& calls) {
+  std::vector<std::string_view> others = {
+      "socketpair",   "socket",   "mkfifo", "mq_open",  "msgget", "shmget",
+      "memfd_create", "sem_open", "open",   "openat",   "creat",  "mkstemp",
+      "tmpfile",      "write",    "writev", "send",     "sendto", "sendmsg",
+      "read",         "readv",    "recv",   "recvfrom", "recvmsg"};
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // The sanitizers' runtime makes pipes of its own whenever a thread starts;
+  // under a sanitizer, the MechanismWatch alone looks for pipes.
+  others.insert(others.end(), {"pipe", "pipe2"});
+#endif
+  std::string seen;
+  for (std::string_view call : others) {
+    if (const long count = calls.Count({call}); count > 0) {
+      seen += (seen.empty() ? "" : ", ") + std::string(call) + " x" +
+              std::to_string(count);
+    }
+  }
+  return seen;
 }
 
 constexpr char kOnlySharedMemory[] =
@@ -1096,16 +1110,25 @@ TEST(Stage3Counter, CountWithProcessesSleepsAndNamesAKilledChild) {
     for (pid_t pid : ChildrenOf(caller.pid())) counting = pid;
     if (counting == 0) std::this_thread::sleep_for(1ms);
   }
-  if (counting != 0) {
-    kill(counting, SIGSTOP);  // it counts no more; the caller waits on
-    kata::ExpectNoBusyWaiting(
-        caller.pid(), "CountWithProcesses while its child counts",
-        Hint("waitpid(pid, &status, 0) sleeps until the child ends; a loop "
-             "of WNOHANG and sleeps wakes up for nothing"));
-    kill(counting, SIGKILL);
+  if (counting == 0) {
+    if (kata::ProcessState(caller.pid()) == 'Z') {
+      caller.Join();  // it ended on its own: it says why
+    } else {
+      ADD_FAILURE() << "CountWithProcesses has counted for 2 s without a "
+                    << "child process"
+                    << Hint(
+                           "this kata asks for processes, not threads: "
+                           "fork() the counting children");
+    }
+    return;  // ~Child stops a caller that is still counting
   }
+  kill(counting, SIGSTOP);  // it counts no more; the caller waits on
+  kata::ExpectNoBusyWaiting(
+      caller.pid(), "CountWithProcesses while its child counts",
+      Hint("waitpid(pid, &status, 0) sleeps until the child ends; a loop "
+           "of WNOHANG and sleeps wakes up for nothing"));
+  kill(counting, SIGKILL);
   caller.Join();
-  ASSERT_NE(counting, 0) << "CountWithProcesses started no child process";
   const std::string killed = "counting process 0 (pid " +
                              std::to_string(counting) +
                              ") was killed by signal 9";
@@ -1129,7 +1152,7 @@ TEST(Stage3Counter, CountWithProcessesUsesOnlySharedMemory) {
         2000);
   });
   kata::ExpectOnlyMechanism(watch, {"shm"}, "shared memory");
-  EXPECT_EQ(OtherMechanismCalls(calls), 0) << Hint(kOnlySharedMemory);
+  EXPECT_EQ(OtherMechanismCalls(calls), "") << Hint(kOnlySharedMemory);
 }
 
 // Tests the SharedCounter's layout from a peer that knows only the README:
@@ -1201,7 +1224,7 @@ TEST(Stage4RingBuffer, MessagesMoveOnlyThroughTheRing) {
   ExpectPops(*ring, 0, 40);
   producer.Join();
   kata::ExpectOnlyMechanism(watch, {"shm"}, "shared memory");
-  EXPECT_EQ(OtherMechanismCalls(calls), 0) << Hint(kOnlySharedMemory);
+  EXPECT_EQ(OtherMechanismCalls(calls), "") << Hint(kOnlySharedMemory);
   kata::ExpectUsed(calls, {"sem_post"}, 80,
                    "the ring's own semaphores (empty_slots, full_slots, "
                    "mutex)");
@@ -1465,7 +1488,7 @@ TEST(Stage5ManyToMany, PipelineUsesOnlySharedMemory) {
     RunPipeline(kata::UniqueName("only-shm"), plan, Ignore);
   });
   kata::ExpectOnlyMechanism(watch, {"shm"}, "shared memory");
-  EXPECT_EQ(OtherMechanismCalls(calls), 0) << Hint(kOnlySharedMemory);
+  EXPECT_EQ(OtherMechanismCalls(calls), "") << Hint(kOnlySharedMemory);
 }
 
 // Tests that RunPipeline retries every wait a signal handler interrupts,
