@@ -345,6 +345,20 @@ struct SharedCounter {
 bool AddUnderLock(SharedCounter& counter, std::int64_t times,
                   std::chrono::milliseconds timeout);
 
+// Reporting a failed child (CountWithProcesses, RunPipeline)
+//
+// When a child of these functions fails, they throw std::runtime_error whose
+// what() is "<function> failed", then ": " and every child that failed on its
+// own, separated by "; ". Each is named by its role and pid and how it ended:
+//
+//   "consumer 0 (pid 4242) ended with exit code 7"
+//   "producer 1 (pid 4243) was killed by signal 9"
+//
+// with the words "timed out" after the exit code of a child that gave up
+// because a wait timed out, and "threw" after that of a child that ended
+// because something it called threw. The children the function stopped itself
+// (with SIGKILL, once the first failure was known) are not named.
+
 // CountWithProcesses()
 //
 // Creates a SharedCounter in a new shared memory object `name`, forks
@@ -353,10 +367,13 @@ bool AddUnderLock(SharedCounter& counter, std::int64_t times,
 // of them and returns the final value: processes * times_each when every
 // increment was locked. The object is removed before returning, on every path.
 //
-// Throws std::invalid_argument if `processes` < 1 or `times_each` < 0, and
-// std::runtime_error if a child did not end with exit code 0 (after all
-// children have been reaped). Children are processes, not threads: the point
-// of the kata is memory shared between separate address spaces.
+// Throws std::invalid_argument if `processes` < 1 or `times_each` < 0, before
+// anything is created. Throws std::runtime_error if a child did not end with
+// exit code 0, naming it ("counting process 2 (pid 4244) ..."; see above), and
+// std::system_error naming the call if fork, waitpid or the segment's creation
+// fails. Whichever way it ends, every child has ended and been reaped by then.
+// Children are processes, not threads: the point of the kata is memory shared
+// between separate address spaces.
 std::int64_t CountWithProcesses(std::string_view name, int processes,
                                 std::int64_t times_each);
 
@@ -444,6 +461,41 @@ struct RingBuffer {
   std::optional<Message> Pop(std::chrono::milliseconds timeout);
 };
 
+// ---------------------------------------------------------------- The layout
+//
+// What a segment holds, byte by byte (README: "On the wire"). Each shared
+// object is one of the structs above, placed at offset 0 of its own segment,
+// and SharedObject<T> gives that segment exactly sizeof(T) bytes. The layout
+// is whatever this compiler and C library make of these structs, and the
+// asserts below pin it down: on 64-bit Linux with glibc (x86-64, AArch64),
+// where a sem_t is 32 bytes,
+//
+//   SharedCounter (40 bytes)   lock at 0, value (int64) at 32
+//   Message (64 bytes)         producer (int32) at 0, sequence (int32) at 4,
+//                              text (56 chars, NUL-terminated) at 8
+//   RingBuffer (8192 bytes)    empty_slots at 0, full_slots at 32, mutex at 64,
+//                              next_write (uint32) at 96, next_read at 100,
+//                              slots[8] at 4096, 64 bytes each
+//
+// Numbers are in the machine's byte order, and a semaphore is glibc's sem_t,
+// initialised with pshared = 1. That is an ABI, not a cross-language format:
+// a peer written in another language, or against another C library, must
+// reproduce these offsets and call glibc's sem_* functions on those addresses.
+static_assert(sizeof(SharedSemaphore) == sizeof(sem_t));
+static_assert(offsetof(SharedCounter, lock) == 0);
+static_assert(offsetof(SharedCounter, value) == sizeof(sem_t));
+static_assert(sizeof(SharedCounter) == sizeof(sem_t) + 8);
+static_assert(offsetof(Message, producer) == 0);
+static_assert(offsetof(Message, sequence) == 4);
+static_assert(offsetof(Message, text) == 8);
+static_assert(offsetof(RingBuffer, empty_slots) == 0);
+static_assert(offsetof(RingBuffer, full_slots) == sizeof(sem_t));
+static_assert(offsetof(RingBuffer, mutex) == 2 * sizeof(sem_t));
+static_assert(offsetof(RingBuffer, next_write) == 3 * sizeof(sem_t));
+static_assert(offsetof(RingBuffer, next_read) == 3 * sizeof(sem_t) + 4);
+static_assert(offsetof(RingBuffer, slots) == 4096);
+static_assert(sizeof(RingBuffer) == 8192);
+
 // -------------------------------------------------------------------- Stage 5
 
 // PipelinePlan
@@ -482,11 +534,26 @@ using Consume = std::function<void(int consumer, const Message& message)>;
 // gets which message is up to the scheduler. Every child ends with _exit.
 // The object is removed before returning, on every path.
 //
+// A producer that fails, or dies, before its last message is found when the
+// caller reaps it, before any marker is pushed: the consumers are stopped
+// rather than told that the stream is complete. A consumer that stops taking
+// messages leaves the markers no room: the caller gives up once pushing one
+// has waited plan.timeout.
+//
+// Output the caller has buffered in stdio is flushed before the first fork, so
+// that a child writing to the same stream (`consume` may print) does not write
+// the caller's pending output a second time.
+//
 // Throws std::invalid_argument for fewer than one producer or consumer or a
 // negative message count. Throws std::runtime_error if a child fails (a wait
-// timed out, `consume` threw, or the child was killed), naming the child (for
-// example "consumer 0 (pid 4242) ended with exit code 7"); by then every child
-// has ended and been reaped, none is left waiting.
+// timed out, `consume` threw, or the child was killed), naming the child as
+// described above CountWithProcesses (for example "RunPipeline failed:
+// consumer 0 (pid 4242) ended with exit code 7"), and when the end-of-stream
+// markers could not all be pushed in time (its what() then says
+// "end-of-stream"). Throws std::system_error naming the call if fork, waitpid
+// or a semaphore call of the calling process fails. Whichever way it ends,
+// every child has ended and been reaped by then (the rest are stopped with
+// SIGKILL once one fails): none is left waiting.
 void RunPipeline(std::string_view name, const PipelinePlan& plan,
                  const Consume& consume);
 

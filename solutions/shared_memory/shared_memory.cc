@@ -29,7 +29,7 @@ namespace {
 
 // "/name": one leading slash, then 1 to NAME_MAX - 1 characters, no slash.
 void CheckName(std::string_view name) {
-  const bool ok = name.size() >= 2 && name.size() < NAME_MAX &&
+  const bool ok = name.size() >= 2 && name.size() - 1 < NAME_MAX &&
                   name[0] == '/' && name.find('/', 1) == std::string_view::npos;
   if (!ok) {
     throw std::invalid_argument(
@@ -157,18 +157,25 @@ pid_t StartChild(const Body& body) {
   return pid;
 }
 
+// Whether `worker` is a child that may still run or wait to be reaped. (A
+// pid of 0 or less is never signalled: kill(-1, SIGKILL) would hit every
+// process we may signal.)
+bool Unreaped(const Worker& worker) { return !worker.reaped && worker.pid > 0; }
+
 // Kills every worker not reaped yet and reaps them all (used on error paths:
-// no child may be left behind waiting for a peer that is gone).
-void KillAndReapRest(std::vector<Worker>& workers) {
+// no child may be left behind waiting for a peer that is gone). Never throws:
+// it runs while another error is on its way out, and a waitpid that fails
+// here leaves nothing to clean up.
+void KillAndReapRest(std::vector<Worker>& workers) noexcept {
   for (Worker& worker : workers) {
-    if (!worker.reaped && worker.pid > 0) {
+    if (Unreaped(worker)) {
       kill(worker.pid, SIGKILL);
       worker.killed_by_us = true;
     }
   }
   for (Worker& worker : workers) {
-    if (!worker.reaped && worker.pid > 0) {
-      worker.status = Reap(worker.pid);
+    if (Unreaped(worker)) {
+      RetryOnEintr([&] { return waitpid(worker.pid, &worker.status, 0); });
       worker.reaped = true;
     }
   }
@@ -337,12 +344,13 @@ std::int64_t CountWithProcesses(std::string_view name, int processes,
       });
       workers.push_back(worker);
     }
+    for (Worker& worker : workers) {
+      ReapOrFail(workers, worker, "CountWithProcesses");
+    }
   } catch (...) {
+    // Whatever failed (a fork, a waitpid, a child), no child outlives us.
     KillAndReapRest(workers);
     throw;
-  }
-  for (Worker& worker : workers) {
-    ReapOrFail(workers, worker, "CountWithProcesses");
   }
   return counter->value;
 }
@@ -418,26 +426,28 @@ void RunPipeline(std::string_view name, const PipelinePlan& plan,
         return kChildOk;
       });
     }
+    const auto first_producer = all.begin() + plan.consumers;
+    for (auto it = first_producer; it != all.end(); ++it) {
+      ReapOrFail(all, *it, "RunPipeline");
+    }
+    // Every message is in the buffer now; one marker per consumer ends them.
+    Message end_of_stream;
+    end_of_stream.producer = kEndOfStream;
+    for (int c = 0; c < plan.consumers; ++c) {
+      if (!ring->Push(end_of_stream, plan.timeout)) {
+        FailWith(all,
+                 "RunPipeline failed: timed out pushing the end-of-stream "
+                 "markers (has a consumer stopped taking messages?)");
+      }
+    }
+    for (auto it = all.begin(); it != first_producer; ++it) {
+      ReapOrFail(all, *it, "RunPipeline");
+    }
   } catch (...) {
+    // Whatever failed (a fork, a waitpid, a semaphore call, a child), no
+    // child outlives us.
     KillAndReapRest(all);
     throw;
-  }
-  const auto first_producer = all.begin() + plan.consumers;
-  for (auto it = first_producer; it != all.end(); ++it) {
-    ReapOrFail(all, *it, "RunPipeline");
-  }
-  // Every message is in the buffer now; one marker per consumer ends them.
-  Message end_of_stream;
-  end_of_stream.producer = kEndOfStream;
-  for (int c = 0; c < plan.consumers; ++c) {
-    if (!ring->Push(end_of_stream, plan.timeout)) {
-      FailWith(all,
-               "RunPipeline failed: timed out pushing the end-of-stream "
-               "markers (are the consumers dead?)");
-    }
-  }
-  for (auto it = all.begin(); it != first_producer; ++it) {
-    ReapOrFail(all, *it, "RunPipeline");
   }
 }
 
