@@ -195,7 +195,8 @@ struct SocketAddress {
 //
 // Throws std::invalid_argument if the host is not a numeric IPv4 address, if
 // the path or name is empty, or if it does not fit in sun_path (never
-// silently cut short: two programs that cut differently would never meet).
+// silently cut short: two programs that cut differently would never meet);
+// the message then says how many bytes fit (107).
 SocketAddress ToSocketAddress(const Endpoint& endpoint);
 
 // FromSocketAddress()
@@ -204,7 +205,10 @@ SocketAddress ToSocketAddress(const Endpoint& endpoint);
 // to read what getsockname(2) reports (for example the port the kernel chose
 // for port 0, converted back with ntohs). A Unix address is abstract when
 // sun_path starts with a NUL byte; its name is the rest of the bytes that
-// `length` covers. Throws std::invalid_argument for another family.
+// `length` covers (none: an empty name). An address whose `length` covers no
+// byte of sun_path names an unnamed socket (a client that never bound, as
+// getpeername reports it): a kUnixPath endpoint with an empty path. Throws
+// std::invalid_argument for another family.
 Endpoint FromSocketAddress(const SocketAddress& address);
 
 // -------------------------------------------------------------------- Stage 2
@@ -306,10 +310,15 @@ class Connection {
 // connection. A TCP connection gets TCP_NODELAY: without it, Nagle's
 // algorithm holds back a small send while an earlier one is unacknowledged,
 // and the peer delays its ACK (40 ms or more) when it has nothing to send, so
-// frames answered back to back would stall. A signal that interrupts
-// connect() does not abandon it: the
-// connection attempt goes on in the kernel, so wait for it to finish (poll
-// for POLLOUT, then getsockopt(SO_ERROR)) rather than call connect() again.
+// frames answered back to back would stall.
+//
+// A signal that interrupts connect() (EINTR) does not abandon a TCP attempt:
+// it goes on in the kernel, and calling connect() again at once fails with
+// EALREADY. So wait for the outcome (poll for POLLOUT, then
+// getsockopt(SO_ERROR): the attempt's error, or 0), then call connect()
+// again: EISCONN says it has completed. (A Unix socket interrupted while the
+// listener's backlog is full gives its attempt up: the second connect()
+// starts it anew and waits again.)
 //
 // Throws std::invalid_argument for a malformed endpoint (ToSocketAddress) and
 // std::system_error naming "connect(<endpoint>)" when nobody listens there
@@ -426,13 +435,18 @@ void ServeConnection(Connection& connection, const Handler& handler);
 //     the client never reads end of stream, and the server runs out of
 //     descriptors after enough clients;
 //   * the parent reaps finished children (waitpid with WNOHANG) as it goes,
-//     so no zombies pile up.
+//     so no zombies pile up; while no child is serving it sleeps in poll()
+//     until something happens, with no timeout to wake it.
+//
+// Every fork is preceded by fflush(nullptr): output the caller had buffered
+// in stdio must not be written a second time by a child.
 //
 // A signal that interrupts the wait or accept() (EINTR, for example from a
 // SIGCHLD handler installed without SA_RESTART) is not an error. When asked
 // to stop, Serve stops accepting, waits for the children still serving and
 // returns; it does not close `listener` (its caller owns it). Throws
-// std::system_error if a call other than a client's own fails.
+// std::system_error if a call other than a client's own fails, after ending
+// the children still serving (SIGKILL) and reaping them.
 void Serve(Listener& listener, const Handler& handler, int stop_fd);
 
 // -------------------------------------------------------------------- Stage 5
@@ -447,13 +461,16 @@ class ServerProcess {
   // Forks a server process that calls Listener::Listen(endpoint), tells the
   // caller through a pipe that it is listening (or why it could not), then
   // runs Serve(listener, handler, ...) until Stop(), closes the listener (as
-  // its owner, removing a socket file) and ends with _exit(0).
+  // its owner, removing a socket file) and ends with _exit(0); a server
+  // process that fails ends with _exit(1).
   //
   // Returns only once the server listens, so a client may connect at once:
   // no sleep, no retry loop. Errors travel back: a bind that fails in the
   // server process throws the same std::system_error here (for example
   // EADDRINUSE naming "bind"), with the server process already reaped.
-  // Throws std::invalid_argument for a malformed endpoint before forking.
+  // Throws std::invalid_argument for a malformed endpoint before forking, and
+  // std::system_error if a call in the caller fails (pipe2, socketpair, fork,
+  // read); nothing is left behind then either.
   static ServerProcess Start(const Endpoint& endpoint, const Handler& handler);
 
   ServerProcess() = default;
@@ -478,7 +495,7 @@ class ServerProcess {
   // written with MSG_NOSIGNAL), waits until it has finished serving the
   // clients still connected and ended, and reaps it. Does nothing if already
   // stopped. Throws std::runtime_error if the server did not end with exit
-  // code 0.
+  // code 0; its message says which exit code, or which signal killed it.
   void Stop();
 
  private:
