@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -244,7 +246,7 @@ Connection Connect(const Endpoint& endpoint) {
     if (errno == EISCONN) break;
     if (errno != EINTR && errno != EALREADY) ThrowErrno("connect" + what);
     // Interrupted: a TCP attempt goes on in the kernel, so wait for its
-    // outcome rather than start another (which would fail with EALREADY).
+    // outcome (POSIX has connect() fail with EALREADY meanwhile).
     WaitFor(fd.get(), POLLOUT, "poll(connect)");
     int error = 0;
     socklen_t size = sizeof(error);
@@ -252,9 +254,9 @@ Connection Connect(const Endpoint& endpoint) {
       ThrowErrno("getsockopt(SO_ERROR)" + what);
     }
     if (error != 0) ThrowErrno("connect" + what, error);
-    // Then ask again: EISCONN once the attempt has completed. A Unix socket
-    // waiting for room in a full backlog gives its attempt up instead, and
-    // this connect() starts it anew.
+    // Then ask again: 0 or EISCONN once the attempt has completed. A Unix
+    // socket waiting for room in a full backlog gives its attempt up
+    // instead, and this connect() starts it anew.
   }
   if (endpoint.kind == Endpoint::Kind::kTcp)
     SendSmallFramesAtOnce(fd.get(), what);
@@ -411,9 +413,18 @@ int EndChildren(std::vector<pid_t>& serving) noexcept {
 // How long the accept loop sleeps at most before reaping finished children.
 constexpr int kReapIntervalMs = 50;
 
+// Reads the one byte of a stop request; false at end of file (whoever could
+// ask has gone).
+bool ReadStopByte(int stop_fd) {
+  char byte;
+  ssize_t n = RetryOnEintr([&] { return read(stop_fd, &byte, 1); });
+  if (n < 0) ThrowErrno("read(stop)");
+  return n == 1;
+}
+
 }  // namespace
 
-void Serve(Listener& listener, const Handler& handler, int stop_fd) {
+int Serve(Listener& listener, const Handler& handler, int stop_fd) {
   std::vector<pid_t> serving;  // children still serving a client
   try {
     for (;;) {
@@ -447,11 +458,25 @@ void Serve(Listener& listener, const Handler& handler, int stop_fd) {
       connection.Close();
       serving.push_back(pid);
     }
+    // Step 1: stop accepting. Closed, the listener refuses new clients; left
+    // open, the kernel would go on completing connections nobody accepts.
+    bool now = !ReadStopByte(stop_fd);
+    listener.Close();
+    // Let the clients still connected finish, until a second request (or
+    // end of file) says "now".
+    while (!now) {
+      ReapFinished(serving);
+      if (serving.empty()) break;
+      pollfd entry{stop_fd, POLLIN, 0};
+      const int ready = poll(&entry, 1, kReapIntervalMs);
+      if (ready < 0 && errno != EINTR) ThrowErrno("poll(stop)");
+      now = ready > 0;
+    }
   } catch (...) {
     EndChildren(serving);  // an error leaves no child behind
     throw;
   }
-  for (pid_t pid : serving) WaitForExit(pid);
+  return EndChildren(serving);  // step 2: cut off the rest
 }
 
 // ---------------------------------------------------------------- Stage 5
@@ -494,8 +519,13 @@ bool SendReport(int fd, const ReadyReport& report) {
     // removes a socket file on the way out).
     if (!SendReport(ready.get(), report)) ThrowErrno("write(ready)");
     ready.reset();
-    Serve(listener, handler, stop.get());
-    listener.Close();  // the owner: removes a socket file
+    // Serve closes the listener (the owner: a socket file goes with it).
+    const std::int32_t cut = Serve(listener, handler, stop.get());
+    // Tell Stop() how many clients were cut off. If it has gone, the number
+    // is moot.
+    ssize_t ignored = RetryOnEintr(
+        [&] { return send(stop.get(), &cut, sizeof(cut), MSG_NOSIGNAL); });
+    (void)ignored;
   } catch (const std::system_error& e) {
     report.error = e.code().value();
     std::snprintf(report.what, sizeof(report.what), "%s", CallOf(e).c_str());
@@ -565,17 +595,54 @@ ServerProcess::~ServerProcess() {
   }
 }
 
-void ServerProcess::Stop() {
-  if (pid_ < 0) return;
-  // One byte, not just a close: copies of our end inherited by other
-  // children would keep a close from reaching the server. MSG_NOSIGNAL: a
-  // server that already died must not take us down with SIGPIPE.
+namespace {
+
+// Sends one byte of a stop request. MSG_NOSIGNAL: a server that already
+// died must not take the caller down with SIGPIPE; its end is then reported
+// by waitpid, so the send's own result is moot.
+void SendStopByte(int fd) {
   ssize_t ignored =
-      RetryOnEintr([&] { return send(stop_.get(), "x", 1, MSG_NOSIGNAL); });
+      RetryOnEintr([&] { return send(fd, "x", 1, MSG_NOSIGNAL); });
   (void)ignored;
-  stop_.reset();
+}
+
+// Waits until `fd` is readable or `deadline` has passed; a signal does not
+// restart the wait, it only shortens what is left of it.
+bool WaitReadableUntil(int fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd entry{fd, POLLIN, 0};
+    const int ready = poll(&entry, 1, std::max<int>(0, left.count()));
+    if (ready > 0) return true;
+    if (ready == 0) return false;  // the deadline has passed
+    if (errno != EINTR) ThrowErrno("poll(stop)");
+  }
+}
+
+}  // namespace
+
+int ServerProcess::Stop(std::chrono::milliseconds deadline) {
+  if (pid_ < 0) return 0;
+  const auto until = std::chrono::steady_clock::now() + deadline;
   const pid_t pid = std::exchange(pid_, -1);
+  Fd stop = std::move(stop_);
+  // One byte: stop accepting, let the clients still connected finish. One
+  // byte, not a close: copies of our end inherited by other children would
+  // keep a close from reaching the server.
+  SendStopByte(stop.get());
+  // The server reports (the number it cut off) when Serve returns; end of
+  // file, if it died, ends the wait too.
+  if (!WaitReadableUntil(stop.get(), until)) {
+    SendStopByte(stop.get());  // the deadline has passed: cut off the rest
+  }
   const int status = WaitForExit(pid);
+  std::int32_t cut = 0;
+  if (RetryOnEintr([&] {
+        return recv(stop.get(), &cut, sizeof(cut), MSG_DONTWAIT);
+      }) != static_cast<ssize_t>(sizeof(cut))) {
+    cut = 0;  // it died before reporting: the status below says so
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(
         "ServerProcess::Stop: the server process " + std::to_string(pid) +
@@ -584,6 +651,7 @@ void ServerProcess::Stop() {
              ? "(killed by signal " + std::to_string(WTERMSIG(status)) + ")"
              : "(exit code " + std::to_string(WEXITSTATUS(status)) + ")"));
   }
+  return cut;
 }
 
 }  // namespace kata::sockets

@@ -40,7 +40,7 @@
 //   std::optional<std::string> reply = client.ReceiveFrame();  // "hello"
 //   client.ShutdownWrite();            // "no more requests"
 //   client.ReceiveFrame();             // std::nullopt: the server closed
-//   server.Stop();
+//   server.Stop();                     // 0: no client had to be cut off
 //
 // The frame format, shared with any client in any language: a 4-byte
 // unsigned length in network byte order (big-endian), then that many bytes.
@@ -60,6 +60,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -294,7 +295,10 @@ class Connection {
   // exactly 4 header bytes are read first, then exactly that many payload
   // bytes, each across as many receives as it takes.
   //
-  // Returns std::nullopt if the peer closed cleanly between two frames.
+  // Returns std::nullopt if the peer closed cleanly between two frames. A
+  // peer that half-closes (shutdown(SHUT_WR)) ends one direction only: this
+  // side reads std::nullopt and may go on sending for as long as the peer
+  // reads.
   // Throws FrameTooLarge if the header announces more than `max_size` bytes
   // (before allocating or reading them), FrameError if the stream ends inside
   // a frame, and std::system_error naming "recv" if a receive fails.
@@ -313,12 +317,14 @@ class Connection {
 // frames answered back to back would stall.
 //
 // A signal that interrupts connect() (EINTR) does not abandon a TCP attempt:
-// it goes on in the kernel, and calling connect() again at once fails with
-// EALREADY. So wait for the outcome (poll for POLLOUT, then
-// getsockopt(SO_ERROR): the attempt's error, or 0), then call connect()
-// again: EISCONN says it has completed. (A Unix socket interrupted while the
-// listener's backlog is full gives its attempt up: the second connect()
-// starts it anew and waits again.)
+// it goes on in the kernel. POSIX says that connect() again fails with
+// EALREADY until the attempt completes (Linux does so on a non-blocking
+// socket; on a blocking one it waits for the attempt), so wait for the
+// outcome the portable way: poll for POLLOUT, then getsockopt(SO_ERROR) (the
+// attempt's error, or 0), then call connect() again, which returns 0 or
+// fails with EISCONN once the attempt has completed. (A Unix socket
+// interrupted while the listener's backlog is full gives its attempt up:
+// POLLOUT comes at once, and the second connect() starts it anew.)
 //
 // Throws std::invalid_argument for a malformed endpoint (ToSocketAddress) and
 // std::system_error naming "connect(<endpoint>)" when nobody listens there
@@ -414,19 +420,21 @@ using Handler = std::function<std::string(std::string_view request)>;
 // Serves one client: receives frames until the client closes its sending
 // side, answers each with a frame holding handler(request), then closes the
 // connection (so the client reads end of stream after the last reply).
-// Replies go out in request order.
+// Replies go out in request order. A client that half-closes right after
+// its requests, before reading any reply, still gets every reply.
 //
 // Throws what ReceiveFrame, SendFrame and `handler` throw; the connection is
-// closed then too.
+// closed then too. (A client that closes altogether before its replies are
+// out makes SendFrame fail with EPIPE or ECONNRESET.)
 void ServeConnection(Connection& connection, const Handler& handler);
 
 // -------------------------------------------------------------------- Stage 4
 
 // Serve()
 //
-// Accepts clients on `listener` until `stop_fd` becomes readable (a byte or
-// end of file), serving each client in its own forked child process with
-// ServeConnection, so a slow client never holds up the others. After a fork:
+// Accepts clients on `listener` until asked to stop on `stop_fd`, serving
+// each client in its own forked child process with ServeConnection, so a
+// slow client never holds up the others. After a fork:
 //
 //   * the child closes its copy of the listening socket (Close(): not the
 //     owner, so the socket file stays), serves its one client and ends with
@@ -441,15 +449,36 @@ void ServeConnection(Connection& connection, const Handler& handler);
 // Every fork is preceded by fflush(nullptr): output the caller had buffered
 // in stdio must not be written a second time by a child.
 //
-// A signal that interrupts the wait or accept() (EINTR, for example from a
-// SIGCHLD handler installed without SA_RESTART) is not an error. When asked
-// to stop, Serve stops accepting, waits for the children still serving and
-// returns; it does not close `listener` (its caller owns it). Throws
+// Stopping takes two steps on `stop_fd` (a pipe or a socket):
+//
+//   1. When `stop_fd` first becomes readable (Serve reads one byte, or end
+//      of file), Serve stops accepting: it closes `listener` at once (its
+//      Close(); in the owner a socket file goes too), so that new clients
+//      are refused rather than queued where nobody will accept them. Then it
+//      waits for the children still serving: their clients may finish.
+//   2. If `stop_fd` becomes readable again while it waits (a second byte, or
+//      end of file), Serve cuts off the rest: it ends each child still
+//      serving with SIGKILL (the kernel then closes its connection, and its
+//      client reads end of stream, or ECONNRESET if it had sent bytes the
+//      child never read) and reaps it.
+//
+// End of file at step 1 means both steps at once: whoever could have said
+// "now" is gone. Returns how many children step 2 cut off (0 when every
+// client left in time). The stop works while other processes hold copies of
+// the writing end of `stop_fd` (then only a byte can reach Serve).
+//
+// A signal that interrupts a wait or accept() (EINTR, for example from a
+// SIGCHLD handler installed without SA_RESTART) is not an error. Throws
 // std::system_error if a call other than a client's own fails, after ending
 // the children still serving (SIGKILL) and reaping them.
-void Serve(Listener& listener, const Handler& handler, int stop_fd);
+int Serve(Listener& listener, const Handler& handler, int stop_fd);
 
 // -------------------------------------------------------------------- Stage 5
+
+// How long ServerProcess::Stop lets the clients still connected finish
+// before it cuts them off, unless told otherwise.
+inline constexpr std::chrono::milliseconds kDefaultStopDeadline =
+    std::chrono::seconds(3);
 
 // ServerProcess
 //
@@ -460,9 +489,10 @@ class ServerProcess {
   //
   // Forks a server process that calls Listener::Listen(endpoint), tells the
   // caller through a pipe that it is listening (or why it could not), then
-  // runs Serve(listener, handler, ...) until Stop(), closes the listener (as
-  // its owner, removing a socket file) and ends with _exit(0); a server
-  // process that fails ends with _exit(1).
+  // runs Serve(listener, handler, ...) until Stop() (Serve closes the
+  // listener as its owner, removing a socket file), sends Stop() the number
+  // Serve returned, and ends with _exit(0); a server process that fails ends
+  // with _exit(1).
   //
   // Returns only once the server listens, so a client may connect at once:
   // no sleep, no retry loop. Errors travel back: a bind that fails in the
@@ -481,7 +511,7 @@ class ServerProcess {
   ServerProcess& operator=(ServerProcess&&) = delete;
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
-  // Stop(), ignoring its errors; never throws.
+  // Stop() with kDefaultStopDeadline, ignoring its errors; never throws.
   ~ServerProcess();
 
   // The server process's pid, or -1 once stopped.
@@ -491,12 +521,28 @@ class ServerProcess {
 
   // Stop()
   //
-  // Asks the server to stop (one byte on its stop channel, a socketpair
-  // written with MSG_NOSIGNAL), waits until it has finished serving the
-  // clients still connected and ended, and reaps it. Does nothing if already
-  // stopped. Throws std::runtime_error if the server did not end with exit
-  // code 0; its message says which exit code, or which signal killed it.
-  void Stop();
+  // Stops the server within `deadline`, in Serve's two steps, over the stop
+  // channel (a socketpair; every send with MSG_NOSIGNAL, so that a server
+  // that already died cannot kill the caller with SIGPIPE):
+  //
+  //   1. one byte: the server stops accepting (its listener closes, a socket
+  //      file with it) and lets the clients still connected finish;
+  //   2. if the server has not reported back within `deadline`, a second
+  //      byte: it cuts off the clients still connected and reaps their
+  //      processes (Serve's step 2).
+  //
+  // Then it reaps the server process and returns how many clients were cut
+  // off (the number the server sends back; 0 if every client left in time).
+  // Bytes, not a close: other children of the caller may hold copies of the
+  // caller's end of the channel, and a close would not reach the server.
+  //
+  // The wait in step 1 ends when `deadline` has passed since the call began,
+  // not later, however often a signal interrupts it (EINTR: wait for the
+  // rest of the deadline, not for a new one), and not earlier. Does nothing
+  // and returns 0 if already stopped. Throws std::runtime_error if the
+  // server did not end with exit code 0; its message says which exit code,
+  // or which signal killed it.
+  int Stop(std::chrono::milliseconds deadline = kDefaultStopDeadline);
 
  private:
   ServerProcess(pid_t pid, Fd stop, Endpoint endpoint) noexcept

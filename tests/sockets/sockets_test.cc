@@ -693,6 +693,113 @@ TYPED_TEST(Stage3ManyFrames, ServeConnectionAnswersEveryFrameThenCloses) {
   server.Join();
 }
 
+constexpr char kHalfClose[] =
+    "a half-close (shutdown(SHUT_WR)) ends one direction only: the side that "
+    "reads end of stream may go on sending, and the side that half-closed "
+    "goes on receiving";
+
+// Tests a peer that half-closes first while this side is still sending:
+// ReceiveFrame reads end of stream after the peer's last reply, and
+// SendFrame goes on working, since the peer still reads.
+TYPED_TEST(Stage3ManyFrames, PeerHalfClosingFirstEndsOneDirectionOnly) {
+  kata::OnDeadlock(kHalfClose);
+  RawPair pair = MakeRawPair(TypeParam::Fresh(), /*small_buffers=*/true);
+  ASSERT_GE(pair.client.get(), 0);
+  Connection client{ks::Fd(pair.client.release())};
+  kata::SharedText counted;
+  kata::Child server([&] {
+    client.Close();
+    int frames = RawReceiveFrame(pair.server.get()) ? 1 : 0;
+    RawSendAll(pair.server.get(), Frame("last reply"));
+    shutdown(pair.server.get(), SHUT_WR);  // done sending, still reading
+    while (RawReceiveFrame(pair.server.get())) ++frames;
+    counted.Store(std::to_string(frames));
+  });
+  pair.server.Close();
+  const std::string big = Pattern(64 << 10);
+  try {
+    for (int i = 0; i < 8; ++i) client.SendFrame(big);  // it half-closes now
+    EXPECT_EQ(ReceiveFrameOrFail(client, Hint(kHalfClose)), "last reply");
+    EXPECT_EQ(ReceiveFrameOrFail(client, Hint(kHalfClose)), std::nullopt)
+        << "the peer's half-close is end of stream" << Hint(kHalfClose);
+    for (int i = 0; i < 8; ++i) client.SendFrame(big);  // still read
+    client.ShutdownWrite();
+  } catch (const std::system_error& e) {
+    ADD_FAILURE() << "sending after the peer's half-close threw " << e.what()
+                  << Hint(kHalfClose);
+    client.Close();
+  }
+  server.Join();
+  EXPECT_EQ(counted.Load(), "16")
+      << "frames the peer received, after and before its half-close"
+      << Hint(kHalfClose);
+}
+
+// Tests ServeConnection against a client that sends all its requests and
+// half-closes at once, before it reads a single reply, with replies far
+// larger than the socket buffers: every reply comes, then end of stream.
+TYPED_TEST(Stage3ManyFrames, ClientHalfClosingFirstGetsEveryReply) {
+  kata::OnDeadlock(kHalfClose);
+  RawPair pair = MakeRawPair(TypeParam::Fresh(), /*small_buffers=*/true);
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  const std::string big = Pattern(200 << 10);
+  kata::Child server([&] {
+    pair.client.Close();
+    ks::ServeConnection(connection, [&](std::string_view request) {
+      return std::string(request) + big;
+    });
+  });
+  connection.Close();
+  std::string requests;
+  for (int i = 0; i < 5; ++i) requests += Frame("request " + std::to_string(i));
+  ASSERT_TRUE(RawSendAll(pair.client.get(), requests));
+  shutdown(pair.client.get(), SHUT_WR);  // before reading any reply
+  for (int i = 0; i < 5; ++i) {
+    std::optional<std::string> reply = RawReceiveFrame(pair.client.get());
+    ASSERT_TRUE(reply.has_value())
+        << "reply " << i << " of 5 never came after the client's half-close"
+        << Hint(kHalfClose);
+    EXPECT_EQ(Difference("request " + std::to_string(i) + big, *reply), "");
+  }
+  EXPECT_EQ(RawReceiveAll(pair.client.get()), "")
+      << "end of stream after the last reply";
+  server.Join();
+}
+
+// Tests ServeConnection against a client that closes altogether while its
+// replies are still going out: SendFrame fails (EPIPE or ECONNRESET),
+// ServeConnection throws that with the connection closed, and the serving
+// process lives on (no SIGPIPE).
+TYPED_TEST(Stage3ManyFrames, ClientGoneBeforeItsRepliesIsAnError) {
+  RawPair pair = MakeRawPair(TypeParam::Fresh(), /*small_buffers=*/true);
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  kata::SharedText outcome;
+  kata::Child server([&] {
+    pair.client.Close();
+    try {
+      ks::ServeConnection(connection, [](std::string_view request) {
+        return std::string(request) + Pattern(400 << 10);
+      });
+      outcome.Store("returned");
+    } catch (const std::system_error& e) {
+      const int error = e.code().value();
+      outcome.Store(error == EPIPE || error == ECONNRESET ? "peer gone"
+                                                          : e.what());
+    }
+    outcome.Append(connection.is_open() ? ", left open" : ", closed");
+  });
+  connection.Close();
+  RawSendAll(pair.client.get(), Frame("a") + Frame("b"));
+  kata::WaitUntilBlocked(server.pid());  // sending a reply nobody reads
+  pair.client.Close();
+  server.Join();
+  EXPECT_EQ(outcome.Load(), "peer gone, closed") << Hint(
+      "a reply to a client that has gone fails with EPIPE (or "
+      "ECONNRESET): ServeConnection throws it, after closing");
+}
+
 // =========================================================== Stage 4
 
 // Tests that a second client is answered while the first is still connected.
@@ -729,7 +836,7 @@ TYPED_TEST(Stage4SeveralClients, ThirtyTwoClientsOfAHundredFramesEach) {
       RawFd client = RawConnect(where);
       ASSERT_GE(client.get(), 0)
           << "client " << c << ": connect: " << std::strerror(errno);
-      RawReceiveAll(start.read_fd);  // end of file: everyone go
+      WaitForEndOfFile(start.read_fd);  // everyone go
       std::string first_wrong;
       for (int f = 0; f < kFrames && first_wrong.empty(); f += kBurst) {
         std::vector<std::string> sent;
@@ -898,6 +1005,56 @@ TYPED_TEST(Stage4SeveralClients, ServeReturnsWhenAskedToStop) {
                               "returned and the listener closed";
 }
 
+constexpr char kTwoSteps[] =
+    "a stop takes two steps: at the first byte stop accepting (close the "
+    "listener) and let the clients still connected finish; at a second byte "
+    "(or end of file) cut off the rest: SIGKILL each child still serving, "
+    "reap it, and return how many";
+
+// Tests the two steps of a stop: after the first byte new clients are
+// refused while a connected one is still served; then either that client
+// leaves (Serve returns 0) or a second byte cuts it off (Serve returns 1,
+// and the client reads end of stream).
+TYPED_TEST(Stage4SeveralClients, ServeStopsInTwoSteps) {
+  kata::OnDeadlock(kTwoSteps);
+  for (bool cut : {false, true}) {
+    kata::SharedText returned;
+    ServeInChild server(
+        TypeParam::Fresh(), [&](Listener& listener, int stop_fd) {
+          returned.Store(std::to_string(ks::Serve(listener, Echo, stop_fd)));
+        });
+    ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+    const Endpoint where = server.endpoint();
+    RawFd client = RawConnect(where);
+    ASSERT_GE(client.get(), 0);
+    RawSendAll(client.get(), Frame("before"));
+    ASSERT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "before");
+    server.SendStopByte();
+    EXPECT_TRUE(
+        WaitUntil([&] { return RawConnect(where).get() < 0; }, Scaled(2s)))
+        << "new clients could still connect after the first stop byte"
+        << Hint(kTwoSteps);
+    RawSendAll(client.get(), Frame("during"));
+    EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "during")
+        << "the connected client was not served after the first stop byte"
+        << Hint(kTwoSteps);
+    if (cut) {
+      server.SendStopByte();
+      EXPECT_TRUE(WaitReadable(client.get(), Scaled(3s)))
+          << "the client was not cut off after the second stop byte"
+          << Hint(kTwoSteps);
+      char byte;
+      EXPECT_LE(recv(client.get(), &byte, 1, 0), 0)
+          << "end of stream (or a reset) after the cut";
+    } else {
+      client.Close();  // it leaves by itself
+    }
+    server.Join();
+    EXPECT_EQ(returned.Load(), cut ? "1" : "0")
+        << "what Serve returned: the clients it cut off" << Hint(kTwoSteps);
+  }
+}
+
 // =========================================================== Stage 5
 
 // Tests that a client can connect the moment Start returns: no sleep, no
@@ -1017,6 +1174,197 @@ TYPED_TEST(Stage5ServerProcess, BadClientsDoNotStopTheServer) {
   }
   EXPECT_EQ(EchoExchange(server.endpoint(), {"still there?"}), "")
       << Hint(kFrameLimit);
+}
+
+constexpr char kDeadlineHolds[] =
+    "compute the deadline once (steady_clock) and wait only for what is left "
+    "of it when poll() is interrupted (EINTR): a wait that starts over at "
+    "every signal never ends";
+
+// The deadline the tests below give Stop: short, since each of them waits
+// for all of it.
+std::chrono::milliseconds StopDeadline() { return Scaled(100ms); }
+
+// Runs server.Stop(deadline) and checks that it took no less than
+// `deadline` (a client is cut off at the deadline, not before) and no more
+// than `deadline` plus 1.5 s (scaled) for the server to end its children;
+// returns what Stop returned, or -1 if it threw.
+int StopAndTime(ServerProcess& server, std::chrono::milliseconds deadline,
+                std::string_view what) {
+  const auto start = std::chrono::steady_clock::now();
+  int cut = -1;
+  try {
+    cut = server.Stop(deadline);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "Stop threw " << e.what();
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  EXPECT_GE(took, deadline) << "Stop cut off " << what << " after "
+                            << took.count() << " ms, before its deadline of "
+                            << deadline.count() << " ms" << Hint(kTwoSteps);
+  EXPECT_LE(took, deadline + Scaled(1500ms))
+      << "Stop, with " << what << ", took " << took.count()
+      << " ms for a deadline of " << deadline.count() << " ms"
+      << Hint(kDeadlineHolds);
+  return cut;
+}
+
+// How the connection `fd` ended, read by a client that was cut off: "ended"
+// (end of stream or a reset after any replies still in flight), or what
+// else happened within `limit`.
+std::string HowItEnded(int fd, std::chrono::milliseconds limit) {
+  char buffer[4096];
+  for (;;) {
+    if (!WaitReadable(fd, limit)) return "still open";
+    ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n > 0) continue;  // replies sent before the cut
+    if (n == 0 || errno == ECONNRESET) return "ended";
+    if (errno != EINTR) return std::strerror(errno);
+  }
+}
+
+// Checks that the server left no process and no socket file behind (the
+// leak check after the test sees descriptors).
+void ExpectNothingLeftOf(const Endpoint& where) {
+  EXPECT_EQ(kata::ChildProcesses(), std::vector<pid_t>{})
+      << "processes left after Stop (the server's children are reparented "
+         "to the test when it ends without reaping them)"
+      << Hint(kTwoSteps);
+  if (where.kind == Endpoint::Kind::kUnixPath) {
+    EXPECT_FALSE(SocketFileExists(where.address))
+        << "the socket file outlived Stop";
+  }
+}
+
+// A connected client that the server is serving (one frame answered).
+RawFd ClientBeingServed(const Endpoint& where) {
+  RawFd client = RawConnect(where);
+  EXPECT_GE(client.get(), 0) << std::strerror(errno);
+  RawSendAll(client.get(), Frame("served"));
+  EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "served");
+  return client;
+}
+
+// Tests Stop with a client that stays connected and sends nothing: it is
+// cut off at the deadline (not before), Stop says 1, and nothing is left.
+TYPED_TEST(Stage5ServerProcess, StopCutsOffAnIdleClientAtTheDeadline) {
+  kata::OnDeadlock(kTwoSteps);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const Endpoint where = server.endpoint();
+  RawFd client = ClientBeingServed(where);
+  EXPECT_EQ(StopAndTime(server, StopDeadline(), "an idle client"), 1)
+      << "clients Stop cut off" << Hint(kTwoSteps);
+  EXPECT_EQ(HowItEnded(client.get(), Scaled(1s)), "ended") << Hint(kTwoSteps);
+  ExpectNothingLeftOf(where);
+}
+
+// Tests Stop with a client that sent half a frame (a length of 16 MiB and
+// nothing after): its server process waits for the rest in ReceiveFrame,
+// and is cut off at the deadline.
+TYPED_TEST(Stage5ServerProcess, StopCutsOffAHalfSentFrameAtTheDeadline) {
+  kata::OnDeadlock(kTwoSteps);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const Endpoint where = server.endpoint();
+  RawFd client = ClientBeingServed(where);
+  RawSendAll(client.get(), Header(ks::kMaxFrameSize));  // and nothing after
+  EXPECT_EQ(StopAndTime(server, StopDeadline(), "a client in mid-frame"), 1)
+      << "clients Stop cut off" << Hint(kTwoSteps);
+  EXPECT_EQ(HowItEnded(client.get(), Scaled(1s)), "ended") << Hint(kTwoSteps);
+  ExpectNothingLeftOf(where);
+}
+
+// Tests Stop with a client that keeps sending frames and never reads: the
+// traffic does not hold Stop past its deadline, and the client's sends fail
+// once it is cut off.
+TYPED_TEST(Stage5ServerProcess, StopCutsOffAClientThatKeepsSending) {
+  kata::OnDeadlock(kTwoSteps);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const Endpoint where = server.endpoint();
+  kata::SharedText ended;
+  RawPipe ready;
+  kata::Child sender([&] {
+    ready.CloseRead();
+    RawFd client = ClientBeingServed(where);
+    ready.CloseWrite();  // being served: the test may stop the server now
+    const std::string frame = Frame(Pattern(4096));
+    while (RawSendAll(client.get(), frame)) {
+    }
+    ended.Store(errno == EPIPE || errno == ECONNRESET ? "cut off"
+                                                      : std::strerror(errno));
+  });
+  ready.CloseWrite();
+  WaitForEndOfFile(ready.read_fd);  // the sender is being served
+  EXPECT_EQ(StopAndTime(server, StopDeadline(), "a client that keeps sending"),
+            1)
+      << "clients Stop cut off" << Hint(kTwoSteps);
+  sender.Join();
+  EXPECT_EQ(ended.Load(), "cut off") << Hint(kTwoSteps);
+  ExpectNothingLeftOf(where);
+}
+
+// Tests that Stop lets a connected client finish: once the stop has begun,
+// new clients are refused, the connected one is still answered and then
+// leaves, and Stop returns 0 without waiting for its deadline.
+TYPED_TEST(Stage5ServerProcess, StopLetsConnectedClientsFinish) {
+  kata::OnDeadlock(kTwoSteps, 10s);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const Endpoint where = server.endpoint();
+  RawFd client = ClientBeingServed(where);
+  kata::SharedText seen;
+  kata::Child finisher([&] {
+    kata::WaitUntilBlocked(kata::RunnerPid());  // in Stop
+    const bool refused =
+        WaitUntil([&] { return RawConnect(where).get() < 0; }, Scaled(2s));
+    RawSendAll(client.get(), Frame("last words"));
+    seen.Store(std::string(refused ? "new clients refused" : "new clients") +
+               "; reply: " + RawReceiveFrameWithin(client.get(), Scaled(2s)));
+  });
+  client.Close();  // the finisher's copy ends the connection when it exits
+  const auto deadline = Scaled(3s);
+  const auto start = std::chrono::steady_clock::now();
+  const int cut = server.Stop(deadline);
+  const auto took = std::chrono::steady_clock::now() - start;
+  finisher.Join();
+  EXPECT_EQ(seen.Load(), "new clients refused; reply: last words")
+      << Hint(kTwoSteps);
+  EXPECT_EQ(cut, 0) << "no client needed cutting off" << Hint(kTwoSteps);
+  EXPECT_LT(took, deadline)
+      << "Stop waited for its whole deadline although every client had left"
+      << Hint(
+             "the server reports back as soon as its last client has "
+             "left: wait for that report, up to the deadline");
+  ExpectNothingLeftOf(where);
+}
+
+// Stop's deadline against signals and the clock (one transport: the wait is
+// the same for all three).
+KATA_STAGE(Stage5StopDeadline, "Stage 5, the server in its own process",
+           README "#stage-5-the-server-in-its-own-process");
+
+// Tests that Stop's deadline holds while a signal interrupts the caller
+// every 2 ms.
+TEST(Stage5StopDeadline, HoldsUnderASignalStorm) {
+  kata::OnDeadlock(kDeadlineHolds);
+  ServerProcess server = ServerProcess::Start(UnixAbstract::Fresh(), Echo);
+  RawFd client = ClientBeingServed(server.endpoint());
+  int cut = -1;
+  {
+    kata::SignalStorm storm(kata::RunnerPid(), SIGUSR1);
+    cut = StopAndTime(server, StopDeadline(), "an idle client");
+  }
+  EXPECT_EQ(cut, 1) << Hint(kDeadlineHolds);
+}
+
+// Tests that Stop's deadline holds when it falls just past a whole second
+// (a deadline kept as a timespec needs a carry from tv_nsec into tv_sec).
+TEST(Stage5StopDeadline, HoldsAcrossASecondBoundary) {
+  kata::OnDeadlock(kDeadlineHolds);
+  ServerProcess server = ServerProcess::Start(UnixAbstract::Fresh(), Echo);
+  RawFd client = ClientBeingServed(server.endpoint());
+  kata::SleepUntilBeforeSecondBoundary(5ms);
+  EXPECT_EQ(StopAndTime(server, StopDeadline(), "an idle client"), 1)
+      << Hint(kDeadlineHolds);
 }
 
 // =========================================================== Stage 6
@@ -1195,6 +1543,53 @@ TYPED_TEST(Stage7RealClients, PythonClientSpeaksTheFrameFormat) {
       "");
   EXPECT_EQ(python.exit_code, 0) << python.output << Hint(kAbstractLength);
   EXPECT_EQ(python.output.rfind("ok: 20 frames", 0), 0u) << python.output;
+}
+
+// Tests the wire format that "On the wire" in the README spells out, with a
+// peer that speaks it with raw send() and recv() only: the bytes of each
+// reply, a header split across two sends, the empty frame, a length whose
+// four bytes all matter, the half-close as end of stream, and a length over
+// the cap (the server answers nothing and closes).
+TYPED_TEST(Stage7RealClients, RawPeerSpeaksTheWireFormat) {
+  kata::OnDeadlock("the server never closed after the peer's half-close");
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const Endpoint where = server.endpoint();
+  {
+    RawFd peer = RawConnect(where);
+    ASSERT_GE(peer.get(), 0) << std::strerror(errno);
+    const std::string hello("\0\0\0\x05hello", 9);
+    RawSendAll(peer.get(), hello.substr(0, 1));  // the header in two pieces
+    std::this_thread::sleep_for(2ms);
+    RawSendAll(peer.get(), hello.substr(1));
+    EXPECT_EQ(RawReceiveExactly(peer.get(), 9), hello)
+        << "the reply to \"hello\", byte for byte";
+    const std::string empty(4, '\0');
+    RawSendAll(peer.get(), empty);
+    EXPECT_EQ(RawReceiveExactly(peer.get(), 4), empty) << "the empty frame";
+    const std::string length("\x00\x01\x11\x70", 4);  // 70000, big-endian
+    const std::string payload = Pattern(70000);
+    RawSendAll(peer.get(), length + payload);
+    EXPECT_EQ(RawReceiveExactly(peer.get(), 4), length)
+        << "the length 70000 is 00 01 11 70" << Hint(kBoundaries);
+    EXPECT_EQ(Difference(payload, RawReceiveExactly(peer.get(), 70000)), "");
+    RawSendAll(peer.get(), Frame("one") + Frame("two"));
+    shutdown(peer.get(), SHUT_WR);  // no more requests
+    EXPECT_EQ(RawReceiveAll(peer.get()), Frame("one") + Frame("two"))
+        << "both replies, then end of stream";
+  }
+  RawFd peer = RawConnect(where);
+  ASSERT_GE(peer.get(), 0) << std::strerror(errno);
+  RawSendAll(peer.get(), Header(ks::kMaxFrameSize + 1));
+  ASSERT_TRUE(WaitReadable(peer.get(), Scaled(3s)))
+      << "the server neither answered nor closed after a length over the cap"
+      << Hint(kFrameLimit);
+  char byte;
+  errno = 0;
+  const ssize_t n = recv(peer.get(), &byte, 1, 0);
+  EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET))
+      << "after a length over the cap: expected end of stream and no reply, "
+         "got "
+      << (n > 0 ? "a reply" : std::strerror(errno)) << Hint(kFrameLimit);
 }
 
 }  // namespace

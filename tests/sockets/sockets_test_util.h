@@ -338,6 +338,16 @@ inline std::string RawReceiveAll(int fd) {
   }
 }
 
+// Blocks until end of file on the pipe `fd` (every write end closed): a
+// barrier between processes. (recv() works on sockets only.)
+inline void WaitForEndOfFile(int fd) {
+  char buffer[64];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n == 0 || (n < 0 && errno != EINTR)) return;
+  }
+}
+
 // Receives exactly `size` bytes unless the stream ends first.
 inline std::string RawReceiveExactly(int fd, std::size_t size) {
   std::string data(size, '\0');
@@ -656,6 +666,80 @@ class ServerInChild {
   kata::Child child_;
   bool listening_ = false;
   bool stopped_ = false;
+};
+
+// Serve() in a kata::Child, like ServerInChild, but the child runs `serve`
+// with the listener and the stop descriptor, so a test can wrap Serve (catch
+// what it throws, do something after it returns), and the test decides how
+// to ask for the stop (a byte, end of file, or both).
+class ServeInChild {
+ public:
+  using Body = std::function<void(Listener& listener, int stop_fd)>;
+  ServeInChild(const Endpoint& where, Body serve)
+      : endpoint_(where), child_([this, where, serve] {
+          ready_.CloseRead();
+          stop_ours_.Close();
+          Listener listener = Listener::Listen(where);
+          const std::uint16_t port = listener.endpoint().port;
+          {
+            kata::NotCounted quiet;
+            RawWriteAll(ready_.write_fd,
+                        std::string_view(reinterpret_cast<const char*>(&port),
+                                         sizeof(port)));
+            ready_.CloseWrite();
+          }
+          serve(listener, stop_theirs_.get());
+        }) {
+    kata::NotCounted quiet;
+    ready_.CloseWrite();
+    stop_theirs_.Close();
+    std::uint16_t port = 0;
+    ssize_t n;
+    do {
+      n = read(ready_.read_fd, &port, sizeof(port));
+    } while (n < 0 && errno == EINTR);
+    listening_ = n == sizeof(port);
+    endpoint_.port = port;
+  }
+  ~ServeInChild() {
+    stop_ours_.Close();
+    Join();
+  }
+
+  bool listening() const { return listening_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  pid_t pid() const { return child_.pid(); }
+  int stop_fd() const { return stop_ours_.get(); }
+
+  // One byte on the stop channel, which stays open.
+  void SendStopByte() {
+    kata::NotCounted quiet;
+    ssize_t ignored = send(stop_ours_.get(), "x", 1, MSG_NOSIGNAL);
+    (void)ignored;
+  }
+  // End of file on the stop channel (unless someone holds a copy).
+  void CloseStop() { stop_ours_.Close(); }
+  void Join() {
+    if (joined_) return;
+    joined_ = true;
+    child_.Join();
+  }
+
+ private:
+  static std::pair<RawFd, RawFd> StopChannel() {
+    int ends[2] = {-1, -1};
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
+    return {RawFd(ends[0]), RawFd(ends[1])};
+  }
+
+  RawPipe ready_;
+  std::pair<RawFd, RawFd> stop_ = StopChannel();
+  RawFd& stop_ours_ = stop_.first;
+  RawFd& stop_theirs_ = stop_.second;
+  Endpoint endpoint_;
+  kata::Child child_;
+  bool listening_ = false;
+  bool joined_ = false;
 };
 
 inline constexpr char kServerDidNotListen[] =
