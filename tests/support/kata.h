@@ -147,6 +147,14 @@ class SharedText {
 // The pid of the test runner (the process that runs GoogleTest).
 pid_t RunnerPid();
 
+// TakeChildThatCalledExit()
+//
+// The pid of a child forked by the code under test that ended with exit()
+// instead of _exit() since the test began (0 if none), and forgets it: the
+// runner reports such a child as a mistake when the test ends, unless a test
+// that does it on purpose (to show what exit() does) takes it first.
+pid_t TakeChildThatCalledExit();
+
 // ProcessState()
 //
 // The state letter of `pid` in /proc/<pid>/stat: 'R' running, 'S' sleeping,
