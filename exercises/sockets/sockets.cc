@@ -122,10 +122,11 @@ void ServeConnection(Connection& connection, const Handler& handler) {
 
 // ---------------------------------------------------------------- Stage 4
 
-void Serve(Listener& listener, const Handler& handler, int stop_fd) {
+int Serve(Listener& listener, const Handler& handler, int stop_fd) {
   // TODO: poll the listener and stop_fd; Accept; fork. Child: close the
   // listener, ServeConnection, _exit. Parent: close the connection, reap
-  // finished children with waitpid(WNOHANG). On stop, wait for the rest.
+  // finished children with waitpid(WNOHANG). Then the two steps of a stop
+  // that sockets.h describes; return how many children were cut off.
   (void)listener;
   (void)handler;
   (void)stop_fd;
@@ -148,9 +149,10 @@ ServerProcess::~ServerProcess() {
   // TODO: Stop(), catching whatever it throws.
 }
 
-void ServerProcess::Stop() {
-  // TODO: send one byte on the stop channel (MSG_NOSIGNAL), close it, reap
-  // the server process, check its exit status.
+int ServerProcess::Stop(std::chrono::milliseconds deadline) {
+  // TODO: the two steps of sockets.h, within `deadline`; reap the server
+  // process, check its exit status, return how many clients were cut off.
+  (void)deadline;
   throw NotImplemented("ServerProcess::Stop", 5);
 }
 

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -15,7 +16,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -238,10 +241,12 @@ Connection Connect(const Endpoint& endpoint) {
   const std::string what = "(" + endpoint.ToString() + ")";
   Fd fd(socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) ThrowErrno("socket" + what);
-  if (connect(fd.get(), address.get(), address.length) != 0) {
-    if (errno != EINTR) ThrowErrno("connect" + what);
-    // Interrupted: the kernel goes on connecting. Wait for the outcome
-    // instead of calling connect() again (which would fail with EALREADY).
+  while (connect(fd.get(), address.get(), address.length) != 0) {
+    // EISCONN: an attempt that a signal interrupted has completed since.
+    if (errno == EISCONN) break;
+    if (errno != EINTR && errno != EALREADY) ThrowErrno("connect" + what);
+    // Interrupted: a TCP attempt goes on in the kernel, so wait for its
+    // outcome (POSIX has connect() fail with EALREADY meanwhile).
     WaitFor(fd.get(), POLLOUT, "poll(connect)");
     int error = 0;
     socklen_t size = sizeof(error);
@@ -249,6 +254,9 @@ Connection Connect(const Endpoint& endpoint) {
       ThrowErrno("getsockopt(SO_ERROR)" + what);
     }
     if (error != 0) ThrowErrno("connect" + what, error);
+    // Then ask again: 0 or EISCONN once the attempt has completed. A Unix
+    // socket waiting for room in a full backlog gives its attempt up
+    // instead, and this connect() starts it anew.
   }
   if (endpoint.kind == Endpoint::Kind::kTcp)
     SendSmallFramesAtOnce(fd.get(), what);
@@ -364,8 +372,13 @@ std::optional<std::string> Connection::ReceiveFrame(std::size_t max_size) {
 }
 
 void ServeConnection(Connection& connection, const Handler& handler) {
-  while (std::optional<std::string> request = connection.ReceiveFrame()) {
-    connection.SendFrame(handler(*request));
+  try {
+    while (std::optional<std::string> request = connection.ReceiveFrame()) {
+      connection.SendFrame(handler(*request));
+    }
+  } catch (...) {
+    connection.Close();  // the client must not wait for a reply that won't come
+    throw;
   }
   connection.Close();  // the client now reads end of stream
 }
@@ -382,43 +395,88 @@ void ReapFinished(std::vector<pid_t>& serving) {
   });
 }
 
+// Ends the children still serving (SIGKILL: the kernel then closes their
+// connections) and reaps them. Returns how many it ended. Never throws: it
+// also runs on the way out of an error.
+int EndChildren(std::vector<pid_t>& serving) noexcept {
+  ReapFinished(serving);
+  for (pid_t pid : serving) kill(pid, SIGKILL);
+  for (pid_t pid : serving) {
+    int status = 0;
+    RetryOnEintr([&] { return waitpid(pid, &status, 0); });
+  }
+  const int ended = static_cast<int>(serving.size());
+  serving.clear();
+  return ended;
+}
+
 // How long the accept loop sleeps at most before reaping finished children.
 constexpr int kReapIntervalMs = 50;
 
+// Reads the one byte of a stop request; false at end of file (whoever could
+// ask has gone).
+bool ReadStopByte(int stop_fd) {
+  char byte;
+  ssize_t n = RetryOnEintr([&] { return read(stop_fd, &byte, 1); });
+  if (n < 0) ThrowErrno("read(stop)");
+  return n == 1;
+}
+
 }  // namespace
 
-void Serve(Listener& listener, const Handler& handler, int stop_fd) {
+int Serve(Listener& listener, const Handler& handler, int stop_fd) {
   std::vector<pid_t> serving;  // children still serving a client
-  for (;;) {
-    ReapFinished(serving);
-    pollfd entries[2] = {{listener.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    if (poll(entries, 2, kReapIntervalMs) < 0) {
-      if (errno == EINTR) continue;  // a signal (SIGCHLD, say): not an error
-      ThrowErrno("poll(listener)");
-    }
-    if (entries[1].revents != 0) break;  // asked to stop (byte or hang-up)
-    if ((entries[0].revents & POLLIN) == 0) continue;
-    Connection connection = listener.Accept();
-    pid_t pid = ForkOrThrow();
-    if (pid == 0) {
-      // The child serves this one client. It closes its copy of the
-      // listening socket (the file stays: the parent owns it) and ends with
-      // _exit, never returning into the accept loop.
-      listener.Close();
-      int code = 0;
-      try {
-        ServeConnection(connection, handler);
-      } catch (...) {
-        code = 1;
+  try {
+    for (;;) {
+      ReapFinished(serving);
+      pollfd entries[2] = {{listener.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+      // While no child serves there is nothing to reap: sleep until an event.
+      const int timeout = serving.empty() ? -1 : kReapIntervalMs;
+      if (poll(entries, 2, timeout) < 0) {
+        if (errno == EINTR) continue;  // a signal (SIGCHLD, say): not an error
+        ThrowErrno("poll(listener)");
       }
-      _exit(code);
+      if (entries[1].revents != 0) break;  // asked to stop (byte or hang-up)
+      if ((entries[0].revents & POLLIN) == 0) continue;
+      Connection connection = listener.Accept();
+      pid_t pid = ForkOrThrow();
+      if (pid == 0) {
+        // The child serves this one client. It closes its copy of the
+        // listening socket (the file stays: the parent owns it) and ends
+        // with _exit, never returning into the accept loop.
+        listener.Close();
+        int code = 0;
+        try {
+          ServeConnection(connection, handler);
+        } catch (...) {
+          code = 1;
+        }
+        _exit(code);
+      }
+      // Our copy of the client's socket: if we kept it, the client would not
+      // see end of stream when the child closes, and we would run out of fds.
+      connection.Close();
+      serving.push_back(pid);
     }
-    // Our copy of the client's socket: if we kept it, the client would not
-    // see end of stream when the child closes, and we would run out of fds.
-    connection.Close();
-    serving.push_back(pid);
+    // Step 1: stop accepting. Closed, the listener refuses new clients; left
+    // open, the kernel would go on completing connections nobody accepts.
+    bool now = !ReadStopByte(stop_fd);
+    listener.Close();
+    // Let the clients still connected finish, until a second request (or
+    // end of file) says "now".
+    while (!now) {
+      ReapFinished(serving);
+      if (serving.empty()) break;
+      pollfd entry{stop_fd, POLLIN, 0};
+      const int ready = poll(&entry, 1, kReapIntervalMs);
+      if (ready < 0 && errno != EINTR) ThrowErrno("poll(stop)");
+      now = ready > 0;
+    }
+  } catch (...) {
+    EndChildren(serving);  // an error leaves no child behind
+    throw;
   }
-  for (pid_t pid : serving) WaitForExit(pid);
+  return EndChildren(serving);  // step 2: cut off the rest
 }
 
 // ---------------------------------------------------------------- Stage 5
@@ -444,11 +502,10 @@ std::string CallOf(const std::system_error& e) {
   return text;
 }
 
-void SendReport(int fd, const ReadyReport& report) {
-  // If the parent is gone there is nobody to tell; the result is moot.
-  ssize_t ignored =
-      RetryOnEintr([&] { return write(fd, &report, sizeof(report)); });
-  (void)ignored;
+// Whether the whole report went out (one write: it is under PIPE_BUF).
+bool SendReport(int fd, const ReadyReport& report) {
+  return RetryOnEintr([&] { return write(fd, &report, sizeof(report)); }) ==
+         static_cast<ssize_t>(sizeof(report));
 }
 
 // The server process: listens, reports, serves until asked to stop.
@@ -458,10 +515,17 @@ void SendReport(int fd, const ReadyReport& report) {
   try {
     Listener listener = Listener::Listen(endpoint);
     report.port = listener.endpoint().port;
-    SendReport(ready.get(), report);
+    // Nobody would know we listen: give up (the listener's destructor
+    // removes a socket file on the way out).
+    if (!SendReport(ready.get(), report)) ThrowErrno("write(ready)");
     ready.reset();
-    Serve(listener, handler, stop.get());
-    listener.Close();  // the owner: removes a socket file
+    // Serve closes the listener (the owner: a socket file goes with it).
+    const std::int32_t cut = Serve(listener, handler, stop.get());
+    // Tell Stop() how many clients were cut off. If it has gone, the number
+    // is moot.
+    ssize_t ignored = RetryOnEintr(
+        [&] { return send(stop.get(), &cut, sizeof(cut), MSG_NOSIGNAL); });
+    (void)ignored;
   } catch (const std::system_error& e) {
     report.error = e.code().value();
     std::snprintf(report.what, sizeof(report.what), "%s", CallOf(e).c_str());
@@ -470,7 +534,7 @@ void SendReport(int fd, const ReadyReport& report) {
     std::snprintf(report.what, sizeof(report.what), "%s", e.what());
   }
   if (report.error == 0) _exit(0);
-  if (ready) SendReport(ready.get(), report);
+  if (ready) (void)SendReport(ready.get(), report);  // moot if nobody reads
   _exit(1);
 }
 
@@ -501,6 +565,14 @@ ServerProcess ServerProcess::Start(const Endpoint& endpoint,
   ReadyReport report;
   ssize_t n = RetryOnEintr(
       [&] { return read(ready_read.get(), &report, sizeof(report)); });
+  if (n < 0) {
+    // We cannot tell whether it listens: ask it to stop (end of file on its
+    // stop channel) and reap it rather than leave it behind.
+    const int error = errno;
+    stop_ours.reset();
+    WaitForExit(pid);
+    ThrowErrno("read(ready)", error);
+  }
   if (n == static_cast<ssize_t>(sizeof(report)) && report.error == 0) {
     Endpoint bound = endpoint;
     bound.port = report.port;
@@ -523,17 +595,54 @@ ServerProcess::~ServerProcess() {
   }
 }
 
-void ServerProcess::Stop() {
-  if (pid_ < 0) return;
-  // One byte, not just a close: copies of our end inherited by other
-  // children would keep a close from reaching the server. MSG_NOSIGNAL: a
-  // server that already died must not take us down with SIGPIPE.
+namespace {
+
+// Sends one byte of a stop request. MSG_NOSIGNAL: a server that already
+// died must not take the caller down with SIGPIPE; its end is then reported
+// by waitpid, so the send's own result is moot.
+void SendStopByte(int fd) {
   ssize_t ignored =
-      RetryOnEintr([&] { return send(stop_.get(), "x", 1, MSG_NOSIGNAL); });
+      RetryOnEintr([&] { return send(fd, "x", 1, MSG_NOSIGNAL); });
   (void)ignored;
-  stop_.reset();
+}
+
+// Waits until `fd` is readable or `deadline` has passed; a signal does not
+// restart the wait, it only shortens what is left of it.
+bool WaitReadableUntil(int fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd entry{fd, POLLIN, 0};
+    const int ready = poll(&entry, 1, std::max<int>(0, left.count()));
+    if (ready > 0) return true;
+    if (ready == 0) return false;  // the deadline has passed
+    if (errno != EINTR) ThrowErrno("poll(stop)");
+  }
+}
+
+}  // namespace
+
+int ServerProcess::Stop(std::chrono::milliseconds deadline) {
+  if (pid_ < 0) return 0;
+  const auto until = std::chrono::steady_clock::now() + deadline;
   const pid_t pid = std::exchange(pid_, -1);
+  Fd stop = std::move(stop_);
+  // One byte: stop accepting, let the clients still connected finish. One
+  // byte, not a close: copies of our end inherited by other children would
+  // keep a close from reaching the server.
+  SendStopByte(stop.get());
+  // The server reports (the number it cut off) when Serve returns; end of
+  // file, if it died, ends the wait too.
+  if (!WaitReadableUntil(stop.get(), until)) {
+    SendStopByte(stop.get());  // the deadline has passed: cut off the rest
+  }
   const int status = WaitForExit(pid);
+  std::int32_t cut = 0;
+  if (RetryOnEintr([&] {
+        return recv(stop.get(), &cut, sizeof(cut), MSG_DONTWAIT);
+      }) != static_cast<ssize_t>(sizeof(cut))) {
+    cut = 0;  // it died before reporting: the status below says so
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(
         "ServerProcess::Stop: the server process " + std::to_string(pid) +
@@ -542,6 +651,7 @@ void ServerProcess::Stop() {
              ? "(killed by signal " + std::to_string(WTERMSIG(status)) + ")"
              : "(exit code " + std::to_string(WEXITSTATUS(status)) + ")"));
   }
+  return cut;
 }
 
 }  // namespace kata::sockets

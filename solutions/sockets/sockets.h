@@ -40,7 +40,7 @@
 //   std::optional<std::string> reply = client.ReceiveFrame();  // "hello"
 //   client.ShutdownWrite();            // "no more requests"
 //   client.ReceiveFrame();             // std::nullopt: the server closed
-//   server.Stop();
+//   server.Stop();                     // 0: no client had to be cut off
 //
 // The frame format, shared with any client in any language: a 4-byte
 // unsigned length in network byte order (big-endian), then that many bytes.
@@ -60,6 +60,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -195,7 +196,8 @@ struct SocketAddress {
 //
 // Throws std::invalid_argument if the host is not a numeric IPv4 address, if
 // the path or name is empty, or if it does not fit in sun_path (never
-// silently cut short: two programs that cut differently would never meet).
+// silently cut short: two programs that cut differently would never meet);
+// the message then says how many bytes fit (107).
 SocketAddress ToSocketAddress(const Endpoint& endpoint);
 
 // FromSocketAddress()
@@ -204,7 +206,10 @@ SocketAddress ToSocketAddress(const Endpoint& endpoint);
 // to read what getsockname(2) reports (for example the port the kernel chose
 // for port 0, converted back with ntohs). A Unix address is abstract when
 // sun_path starts with a NUL byte; its name is the rest of the bytes that
-// `length` covers. Throws std::invalid_argument for another family.
+// `length` covers (none: an empty name). An address whose `length` covers no
+// byte of sun_path names an unnamed socket (a client that never bound, as
+// getpeername reports it): a kUnixPath endpoint with an empty path. Throws
+// std::invalid_argument for another family.
 Endpoint FromSocketAddress(const SocketAddress& address);
 
 // -------------------------------------------------------------------- Stage 2
@@ -290,7 +295,10 @@ class Connection {
   // exactly 4 header bytes are read first, then exactly that many payload
   // bytes, each across as many receives as it takes.
   //
-  // Returns std::nullopt if the peer closed cleanly between two frames.
+  // Returns std::nullopt if the peer closed cleanly between two frames. A
+  // peer that half-closes (shutdown(SHUT_WR)) ends one direction only: this
+  // side reads std::nullopt and may go on sending for as long as the peer
+  // reads.
   // Throws FrameTooLarge if the header announces more than `max_size` bytes
   // (before allocating or reading them), FrameError if the stream ends inside
   // a frame, and std::system_error naming "recv" if a receive fails.
@@ -306,10 +314,17 @@ class Connection {
 // connection. A TCP connection gets TCP_NODELAY: without it, Nagle's
 // algorithm holds back a small send while an earlier one is unacknowledged,
 // and the peer delays its ACK (40 ms or more) when it has nothing to send, so
-// frames answered back to back would stall. A signal that interrupts
-// connect() does not abandon it: the
-// connection attempt goes on in the kernel, so wait for it to finish (poll
-// for POLLOUT, then getsockopt(SO_ERROR)) rather than call connect() again.
+// frames answered back to back would stall.
+//
+// A signal that interrupts connect() (EINTR) does not abandon a TCP attempt:
+// it goes on in the kernel. POSIX says that connect() again fails with
+// EALREADY until the attempt completes (Linux does so on a non-blocking
+// socket; on a blocking one it waits for the attempt), so wait for the
+// outcome the portable way: poll for POLLOUT, then getsockopt(SO_ERROR) (the
+// attempt's error, or 0), then call connect() again, which returns 0 or
+// fails with EISCONN once the attempt has completed. (A Unix socket
+// interrupted while the listener's backlog is full gives its attempt up:
+// POLLOUT comes at once, and the second connect() starts it anew.)
 //
 // Throws std::invalid_argument for a malformed endpoint (ToSocketAddress) and
 // std::system_error naming "connect(<endpoint>)" when nobody listens there
@@ -405,19 +420,21 @@ using Handler = std::function<std::string(std::string_view request)>;
 // Serves one client: receives frames until the client closes its sending
 // side, answers each with a frame holding handler(request), then closes the
 // connection (so the client reads end of stream after the last reply).
-// Replies go out in request order.
+// Replies go out in request order. A client that half-closes right after
+// its requests, before reading any reply, still gets every reply.
 //
 // Throws what ReceiveFrame, SendFrame and `handler` throw; the connection is
-// closed then too.
+// closed then too. (A client that closes altogether before its replies are
+// out makes SendFrame fail with EPIPE or ECONNRESET.)
 void ServeConnection(Connection& connection, const Handler& handler);
 
 // -------------------------------------------------------------------- Stage 4
 
 // Serve()
 //
-// Accepts clients on `listener` until `stop_fd` becomes readable (a byte or
-// end of file), serving each client in its own forked child process with
-// ServeConnection, so a slow client never holds up the others. After a fork:
+// Accepts clients on `listener` until asked to stop on `stop_fd`, serving
+// each client in its own forked child process with ServeConnection, so a
+// slow client never holds up the others. After a fork:
 //
 //   * the child closes its copy of the listening socket (Close(): not the
 //     owner, so the socket file stays), serves its one client and ends with
@@ -426,16 +443,42 @@ void ServeConnection(Connection& connection, const Handler& handler);
 //     the client never reads end of stream, and the server runs out of
 //     descriptors after enough clients;
 //   * the parent reaps finished children (waitpid with WNOHANG) as it goes,
-//     so no zombies pile up.
+//     so no zombies pile up; while no child is serving it sleeps in poll()
+//     until something happens, with no timeout to wake it.
 //
-// A signal that interrupts the wait or accept() (EINTR, for example from a
-// SIGCHLD handler installed without SA_RESTART) is not an error. When asked
-// to stop, Serve stops accepting, waits for the children still serving and
-// returns; it does not close `listener` (its caller owns it). Throws
-// std::system_error if a call other than a client's own fails.
-void Serve(Listener& listener, const Handler& handler, int stop_fd);
+// Every fork is preceded by fflush(nullptr): output the caller had buffered
+// in stdio must not be written a second time by a child.
+//
+// Stopping takes two steps on `stop_fd` (a pipe or a socket):
+//
+//   1. When `stop_fd` first becomes readable (Serve reads one byte, or end
+//      of file), Serve stops accepting: it closes `listener` at once (its
+//      Close(); in the owner a socket file goes too), so that new clients
+//      are refused rather than queued where nobody will accept them. Then it
+//      waits for the children still serving: their clients may finish.
+//   2. If `stop_fd` becomes readable again while it waits (a second byte, or
+//      end of file), Serve cuts off the rest: it ends each child still
+//      serving with SIGKILL (the kernel then closes its connection, and its
+//      client reads end of stream, or ECONNRESET if it had sent bytes the
+//      child never read) and reaps it.
+//
+// End of file at step 1 means both steps at once: whoever could have said
+// "now" is gone. Returns how many children step 2 cut off (0 when every
+// client left in time). The stop works while other processes hold copies of
+// the writing end of `stop_fd` (then only a byte can reach Serve).
+//
+// A signal that interrupts a wait or accept() (EINTR, for example from a
+// SIGCHLD handler installed without SA_RESTART) is not an error. Throws
+// std::system_error if a call other than a client's own fails, after ending
+// the children still serving (SIGKILL) and reaping them.
+int Serve(Listener& listener, const Handler& handler, int stop_fd);
 
 // -------------------------------------------------------------------- Stage 5
+
+// How long ServerProcess::Stop lets the clients still connected finish
+// before it cuts them off, unless told otherwise.
+inline constexpr std::chrono::milliseconds kDefaultStopDeadline =
+    std::chrono::seconds(3);
 
 // ServerProcess
 //
@@ -446,14 +489,18 @@ class ServerProcess {
   //
   // Forks a server process that calls Listener::Listen(endpoint), tells the
   // caller through a pipe that it is listening (or why it could not), then
-  // runs Serve(listener, handler, ...) until Stop(), closes the listener (as
-  // its owner, removing a socket file) and ends with _exit(0).
+  // runs Serve(listener, handler, ...) until Stop() (Serve closes the
+  // listener as its owner, removing a socket file), sends Stop() the number
+  // Serve returned, and ends with _exit(0); a server process that fails ends
+  // with _exit(1).
   //
   // Returns only once the server listens, so a client may connect at once:
   // no sleep, no retry loop. Errors travel back: a bind that fails in the
   // server process throws the same std::system_error here (for example
   // EADDRINUSE naming "bind"), with the server process already reaped.
-  // Throws std::invalid_argument for a malformed endpoint before forking.
+  // Throws std::invalid_argument for a malformed endpoint before forking, and
+  // std::system_error if a call in the caller fails (pipe2, socketpair, fork,
+  // read); nothing is left behind then either.
   static ServerProcess Start(const Endpoint& endpoint, const Handler& handler);
 
   ServerProcess() = default;
@@ -464,7 +511,7 @@ class ServerProcess {
   ServerProcess& operator=(ServerProcess&&) = delete;
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
-  // Stop(), ignoring its errors; never throws.
+  // Stop() with kDefaultStopDeadline, ignoring its errors; never throws.
   ~ServerProcess();
 
   // The server process's pid, or -1 once stopped.
@@ -474,12 +521,28 @@ class ServerProcess {
 
   // Stop()
   //
-  // Asks the server to stop (one byte on its stop channel, a socketpair
-  // written with MSG_NOSIGNAL), waits until it has finished serving the
-  // clients still connected and ended, and reaps it. Does nothing if already
-  // stopped. Throws std::runtime_error if the server did not end with exit
-  // code 0.
-  void Stop();
+  // Stops the server within `deadline`, in Serve's two steps, over the stop
+  // channel (a socketpair; every send with MSG_NOSIGNAL, so that a server
+  // that already died cannot kill the caller with SIGPIPE):
+  //
+  //   1. one byte: the server stops accepting (its listener closes, a socket
+  //      file with it) and lets the clients still connected finish;
+  //   2. if the server has not reported back within `deadline`, a second
+  //      byte: it cuts off the clients still connected and reaps their
+  //      processes (Serve's step 2).
+  //
+  // Then it reaps the server process and returns how many clients were cut
+  // off (the number the server sends back; 0 if every client left in time).
+  // Bytes, not a close: other children of the caller may hold copies of the
+  // caller's end of the channel, and a close would not reach the server.
+  //
+  // The wait in step 1 ends when `deadline` has passed since the call began,
+  // not later, however often a signal interrupts it (EINTR: wait for the
+  // rest of the deadline, not for a new one), and not earlier. Does nothing
+  // and returns 0 if already stopped. Throws std::runtime_error if the
+  // server did not end with exit code 0; its message says which exit code,
+  // or which signal killed it.
+  int Stop(std::chrono::milliseconds deadline = kDefaultStopDeadline);
 
  private:
   ServerProcess(pid_t pid, Fd stop, Endpoint endpoint) noexcept

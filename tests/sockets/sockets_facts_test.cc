@@ -492,6 +492,75 @@ TEST(TcpFacts, OnlyUnixSocketsKnowTheirPeer) {
   EXPECT_EQ(none.pid, 0) << "TCP knows an address and a port, not a process";
 }
 
+// A TCP listener with a backlog of 0 that already queues one connection
+// nobody accepted, so the next SYN goes unanswered (the client sends it
+// again about a second later): {listener, the queued client}.
+std::pair<ScopedFd, ScopedFd> FullTcpListener() {
+  ScopedFd listener = TcpSocket();
+  EXPECT_EQ(Bind(listener.get(), Loopback(0)), 0);
+  EXPECT_EQ(listen(listener.get(), 0), 0);
+  ScopedFd queued = TcpSocket();
+  EXPECT_EQ(Connect(queued.get(), Loopback(htons(LocalPort(listener.get())))),
+            0)
+      << "backlog 0 still queues one connection";
+  return {std::move(listener), std::move(queued)};
+}
+
+// connect() on `fd` while a child interrupts it with SIGUSR1 (a handler
+// without SA_RESTART): returns connect's result, errno kept.
+int InterruptedConnect(int fd, const sockaddr_in& address) {
+  kata::InterruptingSignal interrupt(SIGUSR1);
+  kata::Child signaller([] { kata::InterruptRunnerWhenBlocked(SIGUSR1); });
+  const int result = Connect(fd, address);
+  const int error = errno;
+  signaller.Join();
+  errno = error;
+  return result;
+}
+
+// Tests what a signal does to a TCP connect() whose SYN went unanswered (a
+// full backlog drops it): EINTR, and the attempt goes on in the kernel. As
+// POSIX says, connect() on a non-blocking socket then fails with EALREADY
+// while the attempt is under way; once the listener has room, the SYN sent
+// again completes it: poll() reports POLLOUT, SO_ERROR is 0, and connect()
+// returns 0 (and EISCONN from then on).
+TEST(TcpFacts, InterruptedConnectGoesOn) {
+  auto [listener, queued] = FullTcpListener();
+  const sockaddr_in address = Loopback(htons(LocalPort(listener.get())));
+  ScopedFd client = TcpSocket();
+  EXPECT_EQ(InterruptedConnect(client.get(), address), -1);
+  EXPECT_EQ(errno, EINTR) << std::strerror(errno);
+  ASSERT_EQ(fcntl(client.get(), F_SETFL, O_NONBLOCK), 0);
+  EXPECT_EQ(Connect(client.get(), address), -1);
+  EXPECT_EQ(errno, EALREADY) << "still under way: " << std::strerror(errno);
+  ScopedFd accepted(accept(listener.get(), nullptr, nullptr));  // room now
+  pollfd entry{client.get(), POLLOUT, 0};
+  EXPECT_EQ(poll(&entry, 1, 3000), 1) << "the SYN is sent again after ~1 s";
+  int error = -1;
+  socklen_t size = sizeof(error);
+  getsockopt(client.get(), SOL_SOCKET, SO_ERROR, &error, &size);
+  EXPECT_EQ(error, 0) << std::strerror(error);
+  EXPECT_EQ(Connect(client.get(), address), 0)
+      << "the attempt has completed: " << std::strerror(errno);
+  EXPECT_EQ(Connect(client.get(), address), -1);
+  EXPECT_EQ(errno, EISCONN) << "connected: " << std::strerror(errno);
+}
+
+// Tests Linux's own answer to a second connect() on a blocking socket after
+// EINTR: where POSIX says EALREADY, Linux waits for the attempt under way and
+// returns 0 once it completes.
+TEST(TcpFacts, BlockingConnectAgainWaitsForTheAttemptOnLinux) {
+  auto [listener, queued] = FullTcpListener();
+  const sockaddr_in address = Loopback(htons(LocalPort(listener.get())));
+  ScopedFd client = TcpSocket();
+  EXPECT_EQ(InterruptedConnect(client.get(), address), -1);
+  EXPECT_EQ(errno, EINTR) << std::strerror(errno);
+  ScopedFd accepted(accept(listener.get(), nullptr, nullptr));  // room now
+  EXPECT_EQ(Connect(client.get(), address), 0)
+      << "the second connect() waited for the first attempt: "
+      << std::strerror(errno);
+}
+
 // ============================================================= UnixFacts
 
 // Tests the size of sun_path on Linux: 108 bytes, NUL included.
@@ -627,6 +696,40 @@ TEST(UnixFacts, AbstractNameLengthIsPartOfTheName) {
       << std::strerror(errno);
 }
 
+// Tests what a signal does to a Unix connect() that waits for room in a full
+// backlog: it fails with EINTR and gives the attempt up. The socket is left
+// unconnected, and yet poll() reports POLLOUT at once and SO_ERROR is 0, so
+// "wait for POLLOUT, read SO_ERROR" alone would take it for connected; a
+// second connect() starts the attempt over.
+TEST(UnixFacts, InterruptedConnectIsGivenUp) {
+  ScopedPath path("interrupted");
+  ScopedFd listener = UnixSocket();
+  ASSERT_EQ(BindUnix(listener.get(), UnixAddress(path.str())), 0);
+  ASSERT_EQ(listen(listener.get(), 0), 0);
+  ScopedFd queued = UnixSocket(SOCK_NONBLOCK);
+  ASSERT_EQ(ConnectUnix(queued.get(), UnixAddress(path.str())), 0)
+      << "backlog 0 still queues one connection";
+  kata::InterruptingSignal interrupt(SIGUSR1);
+  ScopedFd client = UnixSocket();
+  {
+    kata::Child signaller([] { kata::InterruptRunnerWhenBlocked(SIGUSR1); });
+    EXPECT_EQ(ConnectUnix(client.get(), UnixAddress(path.str())), -1);
+    EXPECT_EQ(errno, EINTR) << std::strerror(errno);
+    signaller.Join();
+  }
+  pollfd entry{client.get(), POLLOUT, 0};
+  EXPECT_EQ(poll(&entry, 1, 0), 1) << "POLLOUT at once";
+  int error = -1;
+  socklen_t size = sizeof(error);
+  getsockopt(client.get(), SOL_SOCKET, SO_ERROR, &error, &size);
+  EXPECT_EQ(error, 0) << "no pending error either";
+  EXPECT_EQ(send(client.get(), "x", 1, MSG_NOSIGNAL), -1);
+  EXPECT_EQ(errno, ENOTCONN) << "but the socket is not connected";
+  ScopedFd accepted(accept(listener.get(), nullptr, nullptr));  // room now
+  EXPECT_EQ(ConnectUnix(client.get(), UnixAddress(path.str())), 0)
+      << "a second connect() starts over: " << std::strerror(errno);
+}
+
 // ========================================================== BacklogFacts
 
 // Tests that the kernel completes connections before the server accepts
@@ -671,6 +774,46 @@ TEST(BacklogFacts, FullBacklogRefusesMoreUntilAccept) {
   ScopedFd late = UnixSocket(SOCK_NONBLOCK);
   EXPECT_EQ(ConnectUnix(late.get(), UnixAddress(path.str())), 0)
       << "accept() made room in the queue: " << std::strerror(errno);
+}
+
+// Tests how many connections a backlog of N queues: N + 1 complete on
+// Linux, over TCP (the next SYNs go unanswered) and over a Unix socket (the
+// next non-blocking connect fails with EAGAIN).
+TEST(BacklogFacts, BacklogOfTwoQueuesThreeConnections) {
+  ScopedFd tcp = TcpSocket();
+  ASSERT_EQ(Bind(tcp.get(), Loopback(0)), 0);
+  ASSERT_EQ(listen(tcp.get(), 2), 0);
+  const sockaddr_in address = Loopback(htons(LocalPort(tcp.get())));
+  std::vector<ScopedFd> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(TcpSocket());
+    ASSERT_EQ(fcntl(clients.back().get(), F_SETFL, O_NONBLOCK), 0);
+    Connect(clients.back().get(), address);  // EINPROGRESS
+  }
+  auto completed = [&] {
+    int count = 0;
+    for (ScopedFd& client : clients) {
+      pollfd entry{client.get(), POLLOUT, 0};
+      if (poll(&entry, 1, 0) == 1) ++count;
+    }
+    return count;
+  };
+  EXPECT_TRUE(WaitFor([&] { return completed() == 3; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(completed(), 3) << "TCP, backlog 2";
+  ScopedPath path("backlog-two");
+  ScopedFd unix_listener = UnixSocket();
+  ASSERT_EQ(BindUnix(unix_listener.get(), UnixAddress(path.str())), 0);
+  ASSERT_EQ(listen(unix_listener.get(), 2), 0);
+  std::vector<ScopedFd> unix_clients;
+  int queued = 0;
+  for (int i = 0; i < 5; ++i) {
+    unix_clients.push_back(UnixSocket(SOCK_NONBLOCK));
+    if (ConnectUnix(unix_clients.back().get(), UnixAddress(path.str())) == 0) {
+      ++queued;
+    }
+  }
+  EXPECT_EQ(queued, 3) << "Unix, backlog 2";
 }
 
 // Tests that an over-large backlog is not an error: the kernel caps it at
