@@ -104,6 +104,60 @@ TEST(Stage1OneMailbox, MessagesKeepTheirBoundariesAndOrder) {
   EXPECT_EQ(Show(box.Receive()), "three");
 }
 
+// Tests order and priorities with a foreign sender: messages that a program
+// sent with raw mq_send at priorities 9 and 5 overtake older ones of priority
+// 0, as in any POSIX queue, and Receive reports each message's priority
+// (and leaves it alone when no message comes).
+TEST(Stage1OneMailbox, ForeignPrioritiesOvertakeAndAreReported) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("box"), {5, 32});
+  auto post = [&] {
+    kata::RunInChild([&] {  // a program that is not the kata's
+      RawQueue queue(box.name());
+      ASSERT_TRUE(queue.Send("old", 0));
+      ASSERT_TRUE(queue.Send("urgent", 9));
+      ASSERT_TRUE(queue.Send("soon", 5));
+      ASSERT_TRUE(queue.Send("new", 0));
+    });
+  };
+  post();
+  std::string order;
+  for (int i = 0; i < 4; ++i) {
+    unsigned priority = 12345;
+    const std::string text = Show(box.Receive(Wait::No(), &priority));
+    order += text + "@" + std::to_string(priority) + " ";
+  }
+  EXPECT_EQ(order, "urgent@9 soon@5 old@0 new@0 ") << Hint(kPriorities);
+  unsigned untouched = 12345;
+  EXPECT_EQ(Show(box.Receive(Wait::No(), &untouched)), "(nothing)");
+  EXPECT_EQ(untouched, 12345u)
+      << "Receive changed *priority although no message came";
+  post();
+  order.clear();
+  for (int i = 0; i < 4; ++i) order += Show(box.Receive(Wait::No())) + " ";
+  EXPECT_EQ(order, "urgent soon old new ")
+      << "without asking for priorities, the kernel's order still holds"
+      << Hint(kPriorities);
+}
+
+// Tests that the mailbox sends every message with priority 0, whatever the
+// wait, so that its own messages stay in the order they were sent.
+TEST(Stage1OneMailbox, SendUsesPriorityZero) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("box"), {5, 32});
+  box.Send("forever", Wait::Forever());
+  box.Send("timed", Wait::For(1s));
+  box.Send("now", Wait::No());
+  kata::SharedText seen;
+  kata::RunInChild([&] {
+    RawQueue queue(box.name());
+    for (int i = 0; i < 3; ++i) {
+      unsigned priority = 12345;
+      const std::string text = Show(queue.Receive(0ms, &priority));
+      seen.Append(text + "@" + std::to_string(priority) + " ");
+    }
+  });
+  EXPECT_EQ(seen.Load(), "forever@0 timed@0 now@0 ") << Hint(kPriorities);
+}
+
 // Tests that receiving takes a message out of the mailbox: no other receiver
 // can get it again.
 TEST(Stage1OneMailbox, ReceivingTakesTheMessageOut) {
@@ -798,7 +852,9 @@ TEST(Stage6DirectNaming, LettersFollowTheWireFormat) {
             SendResult::kSent);
   kata::SharedText on_the_wire;
   kata::RunInChild([&] {  // bob, played by the test with raw calls
-    on_the_wire.Store(Show(RawQueue(bob.name()).Receive()));
+    unsigned priority = 12345;
+    on_the_wire.Store(Show(RawQueue(bob.name()).Receive(2s, &priority)));
+    EXPECT_EQ(priority, 0u) << Hint(kPriorities);
     RawQueue(alice.name()).Send(Framed(bob.name(), "hi, alice"));
   });
   EXPECT_EQ(on_the_wire.Load(), Framed(alice.name(), "hi, bob")) << Hint(
@@ -808,6 +864,36 @@ TEST(Stage6DirectNaming, LettersFollowTheWireFormat) {
   ASSERT_TRUE(letter) << "the framed letter from bob never arrived";
   EXPECT_EQ(letter->from, bob.name()) << Hint(kSenderIdentity);
   EXPECT_EQ(letter->text, "hi, alice");
+}
+
+// Tests priorities in an inbox: a letter a foreign program sent at priority
+// 7 overtakes older letters, ReceiveAny and Receive(from) report each
+// letter's priority, and a letter set aside keeps its priority.
+TEST(Stage6DirectNaming, LettersReportTheirPriority) {
+  Inbox carol = Inbox::Create(kata::UniqueName("carol"));
+  kata::RunInChild([&] {  // foreign senders, with raw mq_send
+    RawQueue inbox(carol.name());
+    ASSERT_TRUE(inbox.Send(Framed("/alice", "a1"), 0));
+    ASSERT_TRUE(inbox.Send(Framed("/bob", "b1"), 0));
+    ASSERT_TRUE(inbox.Send(Framed("/dave", "urgent"), 7));
+    ASSERT_TRUE(inbox.Send(Framed("/bob", "b2"), 3));
+  });
+  std::optional<Letter> first = carol.ReceiveAny(Wait::No());
+  ASSERT_TRUE(first) << "no letter came";
+  EXPECT_EQ(Show(first), "/dave: urgent") << Hint(kPriorities);
+  EXPECT_EQ(first->priority, 7u) << Hint(kPriorities);
+  unsigned priority = 12345;
+  EXPECT_EQ(Show(carol.Receive("/alice", Wait::No(), &priority)), "a1")
+      << Hint(kPriorities);  // sets bob's b2 aside on the way
+  EXPECT_EQ(priority, 0u) << Hint(kPriorities);
+  EXPECT_EQ(Show(carol.Receive("/bob", Wait::No(), &priority)), "b2")
+      << Hint(kSetAsideNotDropped);
+  EXPECT_EQ(priority, 3u) << "the letter set aside lost its priority"
+                          << Hint(kPriorities);
+  std::optional<Letter> last = carol.ReceiveAny(Wait::No());
+  ASSERT_TRUE(last) << Hint(kSetAsideNotDropped);
+  EXPECT_EQ(Show(last), "/bob: b1");
+  EXPECT_EQ(last->priority, 0u);
 }
 
 // Tests that a process keeps exactly one link per peer: the first letter to
@@ -1173,6 +1259,151 @@ TEST(Stage8Rendezvous, EachHandoffReachesExactlyOneReceiver) {
   }
   EXPECT_EQ(all.size(), expected.size()) << Hint(kExactlyOnce);
   EXPECT_TRUE(all == expected) << Hint(kExactlyOnce);
+}
+
+// Tests the ready-token protocol of README.md's "On the wire" against peers
+// that use raw mq_send and mq_receive: a raw receiver that posts a one-byte
+// token and reads the message queue is handed the mailbox's message (at
+// priority 0); a raw sender finds the one-byte token "r" that a waiting
+// Receive posted (at priority 0), and its message comes out of Receive with
+// the priority it was sent at.
+TEST(Stage8Rendezvous, RawPeersSpeakTheReadyTokenProtocol) {
+  kata::OnDeadlock("a raw peer and the mailbox never met");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  EXPECT_EQ(QueueAttr(box.name()).mq_maxmsg, 1);
+  EXPECT_EQ(QueueAttr(box.name()).mq_msgsize, 64);
+  EXPECT_EQ(QueueAttr(ready).mq_maxmsg, kata::mailbox::kReadyTokens)
+      << Hint("the ready queue has room for kReadyTokens waiting receivers");
+  EXPECT_EQ(QueueAttr(ready).mq_msgsize, 1)
+      << Hint("a ready token is one byte");
+  kata::SharedText handed;
+  kata::Child raw_receiver([&] {
+    RawQueue tokens(ready), messages(box.name());
+    ASSERT_TRUE(tokens.Send("r"));
+    unsigned priority = 12345;
+    const std::string text = Show(messages.Receive(4s, &priority));
+    handed.Store(text + "@" + std::to_string(priority));
+  });
+  EXPECT_EQ(box.Send("for a raw receiver", Wait::For(4s)), SendResult::kSent)
+      << Hint(kRendezvousSendWaits);
+  raw_receiver.Join();
+  EXPECT_EQ(handed.Load(), "for a raw receiver@0");
+  kata::SharedText token;
+  kata::Child raw_sender([&] {
+    RawQueue tokens(ready), messages(box.name());
+    unsigned priority = 12345;
+    std::optional<std::string> taken = tokens.Receive(4s, &priority);
+    token.Store(Show(taken) + "@" + std::to_string(priority));
+    ASSERT_TRUE(taken) << "no ready token came";
+    ASSERT_TRUE(messages.Send("from a raw sender", 3));
+  });
+  unsigned priority = 12345;
+  EXPECT_EQ(Show(box.Receive(Wait::For(4s), &priority)), "from a raw sender");
+  EXPECT_EQ(priority, 3u) << Hint(kPriorities);
+  raw_sender.Join();
+  EXPECT_EQ(token.Load(), "r@0")
+      << Hint("a receiver posts the one-byte token \"r\" at priority 0");
+  EXPECT_EQ(Depth(ready), 0) << Hint(kRetractToken);
+  EXPECT_EQ(Depth(box.name()), 0);
+}
+
+// Tests a receiver whose wait runs out just after a sender took its token:
+// that sender's message is on the way, and the receiver still gets it when it
+// comes within kHandoverGrace.
+TEST(Stage8Rendezvous, ReceiverGetsTheMessageOfASenderThatCommitted) {
+  kata::OnDeadlock("the receiver never returned although the sender sent");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  kata::Child sender([&] {  // a slow sender, played with raw calls
+    ASSERT_TRUE(RawQueue(ready).Receive(2s)) << "no receiver posted a token";
+    std::this_thread::sleep_for(300ms);  // the receiver's 100 ms run out
+    ASSERT_TRUE(RawQueue(box.name()).Send("late, as promised"));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> got = box.Receive(Wait::For(100ms));
+  const auto took = ElapsedSince(start);
+  sender.Join();
+  EXPECT_EQ(Show(got), "late, as promised") << Hint(kWaitForCommittedSender);
+  EXPECT_LE(took, 100ms + kata::mailbox::kHandoverGrace + kata::Scaled(700ms))
+      << Hint(kGraceIsBounded);
+  EXPECT_EQ(Depth(ready), 0) << Hint(kRetractToken);
+  EXPECT_EQ(Depth(box.name()), 0);
+}
+
+// Tests a receiver whose sender took its token and then died without
+// sending: the receiver gives up after at most kHandoverGrace more, and
+// leaves nothing behind.
+TEST(Stage8Rendezvous, ReceiverOfASenderThatDiedGivesUpAfterTheGrace) {
+  kata::OnDeadlock(
+      "the receiver waited for ever for a sender that died: wait "
+      "kHandoverGrace at most");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  kata::Child sender([&] {  // takes the token and ends without sending
+    ASSERT_TRUE(RawQueue(ready).Receive(2s)) << "no receiver posted a token";
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> got = box.Receive(Wait::For(100ms));
+  const auto took = ElapsedSince(start);
+  sender.Join();
+  EXPECT_EQ(Show(got), "(nothing)");
+  EXPECT_GE(took, 95ms) << "Receive(Wait::For(100ms)) gave up too early";
+  EXPECT_LE(took, 100ms + kata::mailbox::kHandoverGrace + kata::Scaled(700ms))
+      << "the receiver waited too long for a sender that died"
+      << Hint(kGraceIsBounded);
+  EXPECT_EQ(Depth(ready), 0) << Hint(kRetractToken);
+  EXPECT_EQ(Depth(box.name()), 0);
+}
+
+// Tests a receiver whose sender took its token, could not send in time and
+// put the token back, as Send does: the receiver takes the token back and
+// leaves nothing behind.
+TEST(Stage8Rendezvous, ReceiverTakesBackATokenASenderReturned) {
+  kata::OnDeadlock("the receiver never returned");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  kata::Child sender([&] {  // a sender that gives up, played with raw calls
+    RawQueue tokens(ready);
+    ASSERT_TRUE(tokens.Receive(2s)) << "no receiver posted a token";
+    std::this_thread::sleep_for(300ms);  // the receiver's 100 ms run out
+    ASSERT_TRUE(tokens.Send("r"));       // gives the token back
+  });
+  std::optional<std::string> got = box.Receive(Wait::For(100ms));
+  sender.Join();
+  EXPECT_EQ(Show(got), "(nothing)");
+  EXPECT_EQ(Depth(ready), 0)
+      << "the token the sender gave back was left behind, as if a receiver "
+         "were still waiting"
+      << Hint(kGraceIsBounded);
+  EXPECT_EQ(box.Send("nobody waits", Wait::No()), SendResult::kTimedOut)
+      << Hint(kRetractToken);
+}
+
+// Tests a sender that gives up because no receiver came: kTimedOut on time,
+// and nothing left for a receiver that comes later.
+TEST(Stage8Rendezvous, SenderThatGivesUpLeavesNothing) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(box.Send("too early", Wait::For(100ms)), SendResult::kTimedOut)
+      << Hint(kRendezvousSendWaits);
+  EXPECT_GE(ElapsedSince(start), 95ms)
+      << "Send(Wait::For(100ms)) gave up too early" << Hint(kAbsoluteDeadline);
+  EXPECT_EQ(Depth(box.name()), 0) << Hint(kRendezvousSendWaits);
+  EXPECT_EQ(Depth(ready), 0);
+  kata::RunInChild([&] {
+    EXPECT_EQ(Show(Mailbox::Open(box.name()).Receive(Wait::For(50ms))),
+              "(nothing)")
+        << "a receiver that came later got the message of a sender that had "
+           "given up"
+        << Hint(kRendezvousSendWaits);
+  });
 }
 
 // Tests that deleting a rendezvous mailbox removes both of its queues.

@@ -103,6 +103,16 @@ inline constexpr char kRendezvousSendWaits[] =
 inline constexpr char kRetractToken[] =
     "a receiver that gives up must take its ready token back, or a later "
     "sender hands its message to nobody";
+inline constexpr char kPriorities[] =
+    "a POSIX queue hands out the highest priority first and is FIFO only "
+    "within one priority: send with priority 0, and pass mq_receive's "
+    "priority pointer through to the caller";
+inline constexpr char kWaitForCommittedSender[] =
+    "if your ready token is gone when your wait runs out, a sender took it "
+    "and its message is on the way: wait up to kHandoverGrace for it";
+inline constexpr char kGraceIsBounded[] =
+    "wait for a sender that took your token kHandoverGrace at most (it may "
+    "have died, or put the token back), then take back any token there is";
 
 // ------------------------------------------------------------- raw helpers
 // The tests' own view of POSIX message queues, through raw mq_* calls.
