@@ -20,7 +20,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -169,6 +171,65 @@ TEST(Detectors, WatchdogStopsAHangWithItsCause) {
   EXPECT_THAT(outcome.output, HasSubstr("(test runner)"));
   EXPECT_THAT(outcome.output, HasSubstr("pipes and who holds their ends"));
   EXPECT_LT(outcome.seconds, 10.0);
+}
+
+// Tests that a hang the watchdog can end (the runner waits for a child) is
+// explained from the kernel's view, costs that test only, and is not
+// followed by the consequences of the kill (a killed child, a failed wait).
+TEST(Detectors, ExplainsWaitingBeforeDrainingAndGoesOn) {
+  Outcome outcome = RunVictim("WaitsBeforeDraining:Victim.ZzRunsLast");
+  EXPECT_NE(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.output,
+              HasSubstr("you waited for the child before reading what it "
+                        "writes"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("the test's hint agrees")))
+      << "an unrelated guess was shown as if it agreed";
+  EXPECT_THAT(outcome.output, HasSubstr("[       OK ] Victim.ZzRunsLast"));
+  EXPECT_THAT(outcome.output, HasSubstr("hung: WaitsBeforeDraining"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("LEAK")));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("killed by")));
+}
+
+// Tests the other deadlock shapes the kernel's view reveals.
+TEST(Detectors, ExplainsAChildThatKeptTheWriteEnd) {
+  ExpectReport("ChildKeepsTheWriteEnd",
+               "still holds its own copy of the write end");
+}
+
+TEST(Detectors, ExplainsBothSidesWriting) {
+  ExpectReport("BothSidesWrite", "both pipes are full and neither side reads");
+}
+
+// Tests that a runner blocked for good is started again for the tests after
+// the hung one, and that its XML report covers every test.
+TEST(Detectors, RestartsAfterAHangItCannotStop) {
+  const std::string xml =
+      std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR")
+                                             : "/tmp") +
+      "/restart-report.xml";
+  Outcome outcome = RunVictim(
+      "WriterKeepsTheReadEnd:Victim.ZzRunsLast "
+      "--gtest_output=xml:" +
+      xml);
+  EXPECT_NE(outcome.exit_code, 0);
+  EXPECT_THAT(outcome.output, HasSubstr("still holds its own copy of the read "
+                                        "end"));
+  EXPECT_THAT(outcome.output, HasSubstr("[ RESUMED  ] after "
+                                        "Victim.WriterKeepsTheReadEnd"));
+  EXPECT_THAT(outcome.output, HasSubstr("[       OK ] Victim.ZzRunsLast"));
+  std::ifstream in(xml);
+  std::string report((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+  EXPECT_THAT(report, HasSubstr("<testsuites tests=\"2\" failures=\"1\""));
+  EXPECT_THAT(report, HasSubstr("name=\"WriterKeepsTheReadEnd\""));
+  EXPECT_THAT(report, HasSubstr("name=\"ZzRunsLast\""));
+  EXPECT_LT(outcome.seconds, 10.0);
+}
+
+// Tests that a child forked by the code under test that ends with exit()
+// is reported.
+TEST(Detectors, ReportsAForkedChildThatCalledExit) {
+  ExpectReport("ForkedChildCallsExit", "ended with exit() instead of _exit()");
 }
 
 // Tests that the watchdog shows the value of the semaphore a test waits on,

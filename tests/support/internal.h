@@ -60,6 +60,9 @@ struct SharedPage {
   // leak check looks each one up at the end of the test. (/dev/mqueue, where
   // POSIX queues would be visible, is not mounted everywhere.)
   std::atomic<int> created_count;
+  // Set by a child forked by the code under test that called exit() instead
+  // of _exit() (an atexit handler notices it); reported at the test's end.
+  std::atomic<pid_t> exited_pid;
   char created_kind[64];
   char created_names[64][96];
 };
@@ -78,7 +81,9 @@ bool InKataChild();
 void MarkKataChild();
 
 // If this process is not the runner and not a kata::Child, it is a forked child
-// that returned into test code: record it for the parent and _exit.
+// that returned into test code: record it for the parent and _exit with
+// kEscapedChildExitCode (a number a test may then print as "got 86").
+inline constexpr int kEscapedChildExitCode = 86;
 void ExitIfEscapedChild(std::string_view where);
 
 // What tells this run's IPC names and keys from every other run's (names.cc).
@@ -124,6 +129,68 @@ std::string DescribeFd(const FdInfo& fd);
 std::string SignalName(int signal);
 std::string SignalMeaning(int signal);
 
+// What the kernel shows about a hung test (deadlock.cc): one line per process
+// (state, the call it is blocked in and on what), who holds which pipe end,
+// and the cause derived from that evidence (the test's own guess `guess` is
+// kept only when nothing clearer shows, or as a second line when it agrees).
+struct BlockedCall {
+  pid_t pid = 0;
+  std::string call;       // "write"
+  long fd = -1;           // the descriptor it is blocked on, if any
+  std::string argument;   // otherwise what it waits for ("pid 23")
+  long long time_ns = 0;  // CLOCK_MONOTONIC when the watchdog looked
+};
+
+struct DeadlockView {
+  std::string processes, pipes, cause;
+  // Each blocked process and the call it is blocked in, for the timeline:
+  // the calls that never returned.
+  std::vector<struct BlockedCall> blocked;
+};
+DeadlockView ExamineDeadlock(const std::string& guess);
+bool IsHarnessPipe(const std::string& target);
+
+// Results that survive a restart of the runner (resume.cc). When a hung test
+// cannot be stopped (the runner itself is blocked for good), the watchdog
+// starts the binary again for the tests not yet run; the results so far are
+// carried over, shown in the stage table and merged into the XML report.
+struct FinishedTest {
+  std::string suite, name;
+  enum Status { kPassed, kFailed, kSkipped, kHung } status = kPassed;
+  double seconds = 0;
+  std::string message;  // failure text, for the report
+};
+void RecordFinished(FinishedTest test);
+std::vector<FinishedTest> CarriedResults();
+// main(): keeps argv for a restart and reads --kata_resume=FILE (removed).
+void PrepareResume(int* argc, char** argv);
+// main(), before InitGoogleTest and after RUN_ALL_TESTS: the XML report then
+// covers the carried results too.
+void RedirectXmlForResume(int argc, char** argv);
+void MergeCarriedIntoXml();
+// The watchdog thread: starts the runner again for the tests after `hung`.
+[[noreturn]] void RestartAfterHang(const std::string& hung,
+                                   const std::string& message);
+
+// The test declared hung by the watchdog ("" if none); set until the next
+// test starts. Failures the hung test reports after its children were killed
+// are consequences of the kill and are not printed.
+std::string HungTest();
+void SetHungTest(std::string test);
+// The calls the hung test's processes were blocked in (from the watchdog's
+// DeadlockView), shown at the end of its timeline.
+std::vector<BlockedCall> BlockedCalls();
+void SetBlockedCalls(std::vector<BlockedCall> calls);
+
+// The timeline of a test's calls (trace.cc, recorded by interpose.c).
+void InitTrace();    // once, by the runner (KATA_TRACE=0: never)
+void StartTrace();   // at the start of each test
+void StopTrace();    // at its end, before the support library's own work
+bool TraceAlways();  // KATA_TRACE=1: print it for passing tests too
+std::string RenderCurrentTimeline();
+std::vector<kata_event> TraceEvents(unsigned long* dropped);
+std::string CallName(int call);  // of a kata_event
+
 // Watchdog (watchdog.cc).
 void StartWatchdog();
 void ArmWatchdog(const std::string& test, std::chrono::milliseconds deadline);
@@ -142,9 +209,12 @@ struct Snapshot {
 Snapshot TakeSnapshot();
 // Before each test: the snapshot the leak check compares with.
 void TakeLeakSnapshot();
-// Returns one message per leak and cleans each leak up.
-std::vector<std::string> FindAndCleanLeaks();
-std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before);
+// Returns one message per leak and cleans each leak up (descriptors are left
+// open when `close_descriptors` is false: a thread may still be blocked on
+// one, as when the watchdog restarts the run).
+std::vector<std::string> FindAndCleanLeaks(bool close_descriptors = true);
+std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before,
+                                                bool close_descriptors = true);
 
 // Objects of the support library itself ("pipe:[123]"), which
 // MechanismWatch leaves out (runner.cc).

@@ -20,38 +20,47 @@ extern "C" {
 /* Every interposed function, grouped by what it does. A name here must have a
  * definition in interpose.c (detectors_test proves each counts its own call).
  */
+/* One group of calls a line reads better than clang-format's layout. */
+/* clang-format off */
 #define KATA_CALL_LIST(X)                                                     \
   /* creating processes and channels */                                       \
-  X(pipe)                                                                     \
-  X(pipe2) X(fork) X(socketpair) X(socket) X(mkfifo) X(posix_spawn)           \
-      X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe) X(execl)        \
-          X(execlp) /* files and descriptors */                               \
-      X(open) X(openat) X(creat) X(memfd_create) X(eventfd) X(mkstemp)        \
-          X(mkostemp) X(tmpfile) X(dup) X(dup2) X(dup3) X(fcntl)              \
-              X(close) /* moving bytes */                                     \
-      X(read) X(readv) X(recv) X(recvfrom) X(recvmsg) X(write) X(writev)      \
-          X(send) X(sendto) X(sendmsg) /* waiting */                          \
-      X(wait) X(waitpid) X(wait4) X(waitid) X(poll) X(ppoll) X(select)        \
-          X(pselect) X(epoll_wait) X(epoll_pwait) X(nanosleep)                \
-              X(clock_nanosleep) X(usleep) X(sleep)                           \
-                  X(sched_yield) /* signals */                                \
-      X(kill) X(sigaction) X(signal) X(sigprocmask) X(pthread_sigmask)        \
-          X(sigtimedwait) X(sigwaitinfo) X(sigpending) /* POSIX names */      \
-      X(shm_open) X(shm_unlink) X(sem_open) X(sem_close) X(sem_unlink)        \
-          X(mq_open) X(mq_close) X(mq_unlink) /* System V IPC */              \
-      X(msgget) X(msgsnd) X(msgrcv) X(msgctl) X(shmget) X(shmat) X(shmdt)     \
-          X(shmctl) X(semget) X(semop) X(semtimedop)                          \
-              X(semctl) /* POSIX message queues */                            \
-      X(mq_send) X(mq_timedsend) X(mq_receive) X(mq_timedreceive)             \
-          X(mq_getattr) X(mq_setattr)                                         \
-              X(mq_notify) /* shared memory and semaphores */                 \
-      X(mmap) X(munmap) X(ftruncate) X(sem_init) X(sem_destroy) X(sem_wait)   \
-          X(sem_timedwait) X(sem_clockwait) X(sem_trywait) X(sem_post)        \
-              X(sem_getvalue) /* sockets */                                   \
-      X(bind) X(listen) X(accept) X(accept4) X(connect) X(shutdown)           \
-          X(setsockopt) X(getsockopt) X(getsockname)                          \
-              X(getpeername) /* what a kata must NOT swap in for processes */ \
-      X(pthread_create)
+  X(pipe) X(pipe2) X(fork) X(socketpair) X(socket) X(mkfifo)                  \
+  X(posix_spawn) X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe)      \
+  X(execl) X(execlp)                                                          \
+  /* files and descriptors */                                                 \
+  X(open) X(openat) X(creat) X(memfd_create) X(eventfd) X(mkstemp)            \
+  X(mkostemp) X(tmpfile) X(dup) X(dup2) X(dup3) X(fcntl) X(close)             \
+  /* moving bytes */                                                          \
+  X(read) X(readv) X(recv) X(recvfrom) X(recvmsg)                             \
+  X(write) X(writev) X(send) X(sendto) X(sendmsg)                             \
+  /* waiting */                                                               \
+  X(wait) X(waitpid) X(wait4) X(waitid) X(poll) X(ppoll) X(select)            \
+  X(pselect) X(epoll_wait) X(epoll_pwait) X(nanosleep) X(clock_nanosleep)     \
+  X(usleep) X(sleep) X(sched_yield)                                           \
+  /* signals */                                                               \
+  X(kill) X(sigaction) X(signal) X(sigprocmask) X(pthread_sigmask)            \
+  X(sigtimedwait) X(sigwaitinfo) X(sigpending)                                \
+  /* POSIX names */                                                           \
+  X(shm_open) X(shm_unlink) X(sem_open) X(sem_close) X(sem_unlink)            \
+  X(mq_open) X(mq_close) X(mq_unlink)                                         \
+  /* System V IPC */                                                          \
+  X(msgget) X(msgsnd) X(msgrcv) X(msgctl) X(shmget) X(shmat) X(shmdt)         \
+  X(shmctl) X(semget) X(semop) X(semtimedop) X(semctl)                        \
+  /* POSIX message queues */                                                  \
+  X(mq_send) X(mq_timedsend) X(mq_receive) X(mq_timedreceive)                 \
+  X(mq_getattr) X(mq_setattr) X(mq_notify)                                    \
+  /* shared memory and semaphores */                                          \
+  X(mmap) X(munmap) X(ftruncate) X(sem_init) X(sem_destroy) X(sem_wait)       \
+  X(sem_timedwait) X(sem_clockwait) X(sem_trywait) X(sem_post)                \
+  X(sem_getvalue)                                                             \
+  /* sockets */                                                               \
+  X(bind) X(listen) X(accept) X(accept4) X(connect) X(shutdown)               \
+  X(setsockopt) X(getsockopt) X(getsockname) X(getpeername)                   \
+  /* what a kata must NOT swap in for processes */                            \
+  X(pthread_create)                                                           \
+  /* the end of a process */                                                  \
+  X(_exit)
+/* clang-format on */
 
 #define KATA_CALL_ENUM(name) KATA_CALL_##name,
 enum { KATA_CALL_LIST(KATA_CALL_ENUM) KATA_NUM_CALLS };
@@ -92,6 +101,56 @@ struct kata_interpose_state {
 
 /* Set once by the runner (runner.cc) before any test runs. */
 extern struct kata_interpose_state* kata_interpose;
+
+/* ---------------------------------------------------------------- tracing
+ * While a test runs, every interposed call made by the code under test (in
+ * any process of the test) is recorded as one event in a ring of
+ * KATA_TRACE_CAPACITY events shared across fork: what the call was, its
+ * significant arguments, what it returned. Writing an event takes no lock and
+ * allocates nothing, so it is safe in a child after fork and in a signal
+ * handler; an event is valid once its `seq` is set, which is written last, so
+ * a process that dies in the middle of writing one leaves a hole, not
+ * garbage. trace.cc turns the events into the timeline a failing test prints.
+ */
+
+#define KATA_TRACE_CAPACITY 2048
+#define KATA_TRACE_TEXT 32
+
+enum {
+  KATA_EVENT_INJECTED = 1,  /* an armed fault changed this call */
+  KATA_EVENT_SHORTENED = 2, /* a short-transfer fault cut this call */
+  KATA_EVENT_BEFORE = 4,    /* recorded before the call (exec, _exit) */
+};
+
+/* Calls that are not interposed but still belong in a timeline. */
+enum { KATA_EVENT_EXIT = KATA_MAX_CALLS - 1 /* exit(), from atexit */ };
+
+struct kata_event {
+  unsigned long seq; /* 1 + its place in the recording; 0 while written */
+  long long time_ns; /* CLOCK_MONOTONIC */
+  int pid, ppid;
+  int call;      /* KATA_CALL_* or KATA_EVENT_* */
+  int error;     /* errno (or the error number returned), when failed */
+  int flags;     /* KATA_EVENT_* */
+  int text_size; /* bytes of text[] used */
+  long result;
+  long args[4];               /* the call's significant arguments (trace.cc) */
+  char text[KATA_TRACE_TEXT]; /* a name, or the first bytes moved */
+};
+
+struct kata_trace {
+  int recording; /* events are written only while this is 1 */
+  int padding;
+  unsigned long next; /* events written since recording started */
+  struct kata_event events[KATA_TRACE_CAPACITY];
+};
+
+/* Set by the runner; 0 turns tracing off (KATA_TRACE=0). */
+extern struct kata_trace* kata_trace;
+
+/* Records one event (interpose.c); usable from C++ for events of its own. */
+void kata_record(int call, long result, int error, int flags, long a0, long a1,
+                 long a2, long a3, const void* text, long size);
 
 /* The support library's own calls (reading /proc, the watchdog, reporting a
  * child's failures) are neither counted nor failed: they run between

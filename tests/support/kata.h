@@ -147,6 +147,14 @@ class SharedText {
 // The pid of the test runner (the process that runs GoogleTest).
 pid_t RunnerPid();
 
+// TakeChildThatCalledExit()
+//
+// The pid of a child forked by the code under test that ended with exit()
+// instead of _exit() since the test began (0 if none), and forgets it: the
+// runner reports such a child as a mistake when the test ends, unless a test
+// that does it on purpose (to show what exit() does) takes it first.
+pid_t TakeChildThatCalledExit();
+
 // ProcessState()
 //
 // The state letter of `pid` in /proc/<pid>/stat: 'R' running, 'S' sleeping,
@@ -214,6 +222,26 @@ std::vector<int> InheritableDescriptors();
 //
 // The pids of this process's children, zombies included.
 std::vector<pid_t> ChildProcesses();
+
+// ---------------------------------------------------------------- timeline
+
+// RecordedCall
+//
+// One call the current test's processes made, as the timeline records it
+// (interpose.h): the failing test prints them all ("what your code did").
+struct RecordedCall {
+  pid_t pid = 0;
+  std::string call;
+  long result = 0;
+  int error = 0;
+  std::string text;  // a name, or the first bytes moved
+};
+
+// The calls recorded so far in the current test (at most the last 2048).
+std::vector<RecordedCall> RecordedCalls();
+
+// The timeline as a failing test prints it.
+std::string Timeline();
 
 // ------------------------------------------------------------------ names
 

@@ -213,11 +213,12 @@ void TakeLeakSnapshot() {
   g_before = TakeSnapshot();
 }
 
-std::vector<std::string> FindAndCleanLeaks() {
-  return FindAndCleanLeaksSince(g_before);
+std::vector<std::string> FindAndCleanLeaks(bool close_descriptors) {
+  return FindAndCleanLeaksSince(g_before, close_descriptors);
 }
 
-std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before) {
+std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before,
+                                                bool close_descriptors) {
   Bypass quiet;
   std::vector<std::string> leaks;
   pid_t runner = getpid();
@@ -228,7 +229,7 @@ std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before) {
                     " was opened during the test and is still open: close() "
                     "it on every path, error paths included (an RAII Fd does "
                     "this for you)");
-    close(fd.fd);
+    if (close_descriptors) close(fd.fd);
   }
 
   std::vector<pid_t> children;

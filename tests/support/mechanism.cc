@@ -191,24 +191,41 @@ void MechanismWatch::SampleOnce() {
   ForEachDescriptor(ProcessTree(), [&](pid_t pid, int, const std::string& link,
                                        const std::string& target) {
     if (at_start_.count(target) || Ignored(target)) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = seen_.find(target);
+    if (found != seen_.end()) {
+      found->second.pids.insert(pid);
+      return;
+    }
     std::string kind = KindOf(link, target);
     if (kind == "?" || kind == "directory") return;
-    std::lock_guard<std::mutex> lock(mutex_);
-    kinds_[kind].insert(pid);
-    examples_.emplace(kind, "pid " + std::to_string(pid) + ": " + target);
+    seen_[target] = Seen{kind, {pid}};
   });
 }
 
 std::map<std::string, std::set<pid_t>> MechanismWatch::Kinds() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return kinds_;
+  std::map<std::string, std::set<pid_t>> kinds;
+  for (const auto& [target, seen] : seen_) {
+    if (internal::IsSupportObject(target)) continue;
+    kinds[seen.kind].insert(seen.pids.begin(), seen.pids.end());
+  }
+  return kinds;
 }
 
 std::string MechanismWatch::Describe() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::string, std::string> examples;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [target, seen] : seen_) {
+      if (internal::IsSupportObject(target)) continue;
+      examples.emplace(seen.kind, "pid " + std::to_string(*seen.pids.begin()) +
+                                      ": " + target);
+    }
+  }
   std::string text;
-  for (const auto& [kind, pids] : kinds_) {
-    text += (text.empty() ? "" : "; ") + kind + " (e.g. " + examples_.at(kind) +
+  for (const auto& [kind, pids] : Kinds()) {
+    text += (text.empty() ? "" : "; ") + kind + " (e.g. " + examples[kind] +
             ", " + std::to_string(pids.size()) + " process" +
             (pids.size() == 1 ? "" : "es") + ")";
   }

@@ -69,8 +69,13 @@ class MechanismWatch {
 
   std::set<std::string> at_start_;  // "pid fd target" present at start
   mutable std::mutex mutex_;
-  std::map<std::string, std::set<pid_t>> kinds_;
-  std::map<std::string, std::string> examples_;  // kind -> "pid N: target"
+  struct Seen {
+    std::string kind;
+    std::set<pid_t> pids;
+  };
+  // By target ("pipe:[123]"): whether a target is the support library's own
+  // is decided when asked, since it may be registered after it was seen.
+  std::map<std::string, Seen> seen_;
   std::atomic<bool> stop_{false};
   std::thread sampler_;
 };

@@ -180,6 +180,10 @@ void RememberHarnessPipes() {
   }
 }
 
+bool IsHarnessPipe(const std::string& target) {
+  return HarnessPipes().count(target) > 0;
+}
+
 std::string DescribePipes(const std::vector<pid_t>& pids) {
   struct Ends {
     std::vector<std::string> readers, writers;

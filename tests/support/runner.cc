@@ -20,7 +20,7 @@ namespace kata::internal {
 namespace {
 
 pid_t g_runner_pid = 0;
-bool g_in_kata_child = false;
+pid_t g_kata_child = 0;  // this process, if it is a kata::Child
 SharedPage* g_page = nullptr;
 
 std::mutex g_test_mutex;
@@ -47,17 +47,20 @@ SharedPage& Shared() {
 void InitRunner() {
   g_runner_pid = getpid();
   kata_interpose = &Shared().interpose;
+  InitTrace();
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   RememberHarnessPipes();
 }
 
-bool InKataChild() { return g_in_kata_child; }
-void MarkKataChild() { g_in_kata_child = true; }
+// By pid: a process forked inside a kata::Child's body inherits the memory,
+// not the role.
+bool InKataChild() { return g_kata_child != 0 && g_kata_child == getpid(); }
+void MarkKataChild() { g_kata_child = getpid(); }
 
 void ExitIfEscapedChild(std::string_view where) {
-  if (g_runner_pid == 0 || getpid() == g_runner_pid || g_in_kata_child) return;
+  if (g_runner_pid == 0 || getpid() == g_runner_pid || InKataChild()) return;
   SharedPage& page = Shared();
   pid_t expected = 0;
   if (page.escaped_pid.compare_exchange_strong(expected, getpid())) {
@@ -65,8 +68,9 @@ void ExitIfEscapedChild(std::string_view where) {
     std::memcpy(page.escaped_where, text.c_str(), text.size() + 1);
   }
   // Not exit(): that would run the runner's atexit handlers and flush its
-  // stdio buffers a second time.
-  _exit(86);
+  // stdio buffers a second time. Whoever waits for this child sees exit code
+  // kEscapedChildExitCode; the report at the test's end explains it.
+  _exit(kEscapedChildExitCode);
 }
 
 void SetCurrentTest(std::string name) {
@@ -121,5 +125,9 @@ extern "C" void kata_record_created(char kind, const char* name) {
 namespace kata {
 
 pid_t RunnerPid() { return internal::g_runner_pid; }
+
+pid_t TakeChildThatCalledExit() {
+  return internal::Shared().exited_pid.exchange(0);
+}
 
 }  // namespace kata
