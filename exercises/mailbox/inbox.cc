@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace kata::mailbox {
 namespace {
@@ -21,20 +22,27 @@ std::logic_error NotImplemented(const char* function, int stage) {
 
 }  // namespace
 
+// Moving is given: it hands every member over and leaves a self-move alone.
+Inbox& Inbox::operator=(Inbox&& other) noexcept {
+  if (this != &other) {
+    own_ = std::move(other.own_);
+    links_ = std::move(other.links_);
+    held_ = std::move(other.held_);
+  }
+  return *this;
+}
+
 // ---------------------------------------------------------------- Stage 6
 
 Inbox Inbox::Create(std::string name, Buffering buffering) {
-  // TODO: Mailbox::Create(name, ...) with room for the sender's name in
-  // every message: max_message + 1 + kMaxNameLength.
+  // TODO: create this process's inbox as inbox.h describes.
   (void)name;
   (void)buffering;
   throw NotImplemented("Inbox::Create", 6);
 }
 
 SendResult Inbox::Send(std::string_view to, std::string_view text, Wait wait) {
-  // TODO: find the link to `to` in links_, or Mailbox::Open it and keep it
-  // there; refuse text that does not fit; send one message: the length of
-  // name() in one byte, name(), text.
+  // TODO: send a letter as inbox.h (and README.md, "On the wire") describes.
   (void)to;
   (void)text;
   (void)wait;
@@ -42,20 +50,19 @@ SendResult Inbox::Send(std::string_view to, std::string_view text, Wait wait) {
 }
 
 std::optional<Letter> Inbox::ReceiveAny(Wait wait) {
-  // TODO: receive one message from own_ and split it into sender and text
-  // (std::runtime_error if it is malformed). Stage 7: letters in held_ first.
+  // TODO: the asymmetric receive as inbox.h describes (stages 6 and 7).
   (void)wait;
   throw NotImplemented("Inbox::ReceiveAny", 6);
 }
 
 // ---------------------------------------------------------------- Stage 7
 
-std::optional<std::string> Inbox::Receive(std::string_view from, Wait wait) {
-  // TODO: the oldest letter from `from` in held_, if any; otherwise receive
-  // until one from `from` comes, setting the others aside in held_, all
-  // within one deadline.
+std::optional<std::string> Inbox::Receive(std::string_view from, Wait wait,
+                                          unsigned* priority) {
+  // TODO: the symmetric receive as inbox.h describes.
   (void)from;
   (void)wait;
+  (void)priority;
   throw NotImplemented("Inbox::Receive", 7);
 }
 

@@ -28,10 +28,17 @@
 //   bob.Send(letter->from, "yes");
 //   std::optional<std::string> reply = alice.Receive("/bob");
 //
-// On the wire a letter is one message in the receiver's queue: one byte
-// holding the length n of the sender's name, the n bytes of the name, then
-// the text. The kernel does not vouch for the name: a POSIX queue carries no
-// sender identity, so the sender states its own (see docs/mailbox.md).
+// On the wire a letter is one message in the receiver's queue, sent with
+// priority 0: one byte holding n, the length of the sender's name as an
+// unsigned 8-bit number; the n bytes of the name; then the text, which runs
+// to the end of the message. The kernel does not vouch for
+// the name: a POSIX queue carries no sender identity, so the sender states
+// its own (see docs/mailbox.md). README.md, "On the wire", has the details.
+//
+// Order: letters from Inbox senders all have priority 0, so the inbox is
+// FIFO among them. A foreign program that sends a letter with mq_send at a
+// higher priority overtakes older letters still in the queue; the receiver
+// learns that priority (Letter::priority, or Receive's `priority`).
 //
 // Errors: as in mailbox.h (std::system_error naming the call and the queue;
 // std::invalid_argument, std::length_error for bad arguments). A letter that
@@ -57,6 +64,9 @@ namespace kata::mailbox {
 struct Letter {
   std::string from;
   std::string text;
+  // The priority it was queued with: 0 from any Inbox, whatever a foreign
+  // mq_send chose otherwise.
+  unsigned priority = 0;
 };
 
 // Inbox
@@ -75,8 +85,10 @@ class Inbox {
   // time: EEXIST if it is taken.
   static Inbox Create(std::string name, Buffering buffering = {});
 
+  // Moving hands over the inbox, its links and the letters set aside; an
+  // inbox moved into itself keeps all three.
   Inbox(Inbox&&) noexcept = default;
-  Inbox& operator=(Inbox&&) noexcept = default;
+  Inbox& operator=(Inbox&& other) noexcept;
   Inbox(const Inbox&) = delete;
   Inbox& operator=(const Inbox&) = delete;
 
@@ -103,25 +115,29 @@ class Inbox {
 
   // ReceiveAny()
   //
-  // Asymmetric receive: the oldest letter from anyone, with its sender.
-  // Letters set aside by Receive(from) count as older than anything still in
-  // the queue, so they come first, in the order they arrived. Waits as `wait`
-  // allows; std::nullopt if nothing came in time.
+  // Asymmetric receive: the oldest letter from anyone, with its sender and
+  // priority. Letters set aside by Receive(from) count as older than anything
+  // still in the queue, so they come first, in the order they arrived. Waits
+  // as `wait` allows; std::nullopt if nothing came in time. Throws
+  // std::runtime_error for a message that does not follow the wire format
+  // (the message is gone), std::system_error as Mailbox::Receive does.
   std::optional<Letter> ReceiveAny(Wait wait = Wait::Forever());
 
   // Receive()
   //
   // Symmetric receive: the text of the oldest letter from `from`, waiting as
-  // `wait` allows (one deadline for the whole call). Letters from other
-  // senders met on the way are not lost: they are set aside, in order, for
-  // later calls of Receive and ReceiveAny. std::nullopt if no letter from
-  // `from` came in time.
+  // `wait` allows (one deadline for the whole call, however many other
+  // letters arrive meanwhile). If `priority` is given, stores there the
+  // priority the letter came with. Letters from other senders met on the way
+  // are not lost: they are set aside, in order, for later calls of Receive
+  // and ReceiveAny. std::nullopt if no letter from `from` came in time.
   //
   // The letters set aside live in this process's memory, not in the queue:
   // they no longer count against the inbox's capacity, and they are lost if
   // the process dies.
   std::optional<std::string> Receive(std::string_view from,
-                                     Wait wait = Wait::Forever());
+                                     Wait wait = Wait::Forever(),
+                                     unsigned* priority = nullptr);
 
  private:
   explicit Inbox(Mailbox own) : own_(std::move(own)) {}

@@ -4,6 +4,7 @@
 
 #include "mailbox/inbox.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -16,48 +17,76 @@ namespace {
 // name, then the text. The queue keeps message boundaries, so the text needs
 // no length of its own.
 std::string Frame(std::string_view from, std::string_view text) {
-  std::string letter;
-  letter.reserve(1 + from.size() + text.size());
-  letter.push_back(static_cast<char>(from.size()));
+  std::string letter(1, static_cast<char>(from.size()));
   letter.append(from);
   letter.append(text);
   return letter;
 }
 
-Letter Unframe(const std::string& message, const std::string& inbox) {
-  const std::size_t name_length =
-      message.empty() ? 0 : static_cast<unsigned char>(message[0]);
-  if (message.empty() || 1 + name_length > message.size()) {
-    throw std::runtime_error(
-        "malformed letter in " + inbox + " (" + std::to_string(message.size()) +
-        " bytes): expected a name length byte, the sender's name, the text");
-  }
-  return Letter{message.substr(1, name_length),
-                message.substr(1 + name_length)};
+[[noreturn]] void ThrowMalformed(const std::string& message,
+                                 const std::string& inbox) {
+  throw std::runtime_error(
+      "malformed letter in " + inbox + " (" + std::to_string(message.size()) +
+      " bytes): expected a name length byte, the sender's name, the text");
+}
+
+Letter Unframe(const std::string& message, const std::string& inbox,
+               unsigned priority) {
+  if (message.empty()) ThrowMalformed(message, inbox);
+  const std::size_t name_length = static_cast<unsigned char>(message[0]);
+  if (1 + name_length > message.size()) ThrowMalformed(message, inbox);
+  return Letter{message.substr(1, name_length), message.substr(1 + name_length),
+                priority};
 }
 
 // One wait spread over several receives: what is left of it at each step.
 class Budget {
  public:
-  explicit Budget(Wait wait)
-      : wait_(wait),
-        until_(std::chrono::steady_clock::now() + wait.timeout()) {}
+  using Clock = std::chrono::steady_clock;
 
+  explicit Budget(Wait wait) : wait_(wait) {
+    const Clock::time_point now = Clock::now();
+    // A wait longer than the clock can count ends where the clock does.
+    const auto longest = std::chrono::floor<std::chrono::milliseconds>(
+        Clock::time_point::max() - now);
+    until_ = now + std::min(wait.timeout(), longest);
+  }
+
+  // Wait::For of a time already past is Wait::No().
   Wait Left() const {
     if (wait_.forever()) return wait_;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        until_ - std::chrono::steady_clock::now());
-    return left.count() > 0 ? Wait::For(left) : Wait::No();
+    return Wait::For(
+        std::chrono::ceil<std::chrono::milliseconds>(until_ - Clock::now()));
   }
 
  private:
   Wait wait_;
-  std::chrono::steady_clock::time_point until_;
+  Clock::time_point until_;
 };
+
+// The next letter in `own`, with the priority it was queued with;
+// std::nullopt if none came in time.
+std::optional<Letter> NextLetter(Mailbox& own, Wait wait) {
+  unsigned priority;  // set by Receive whenever it returns a message
+  std::optional<std::string> message = own.Receive(wait, &priority);
+  if (!message) return std::nullopt;
+  return Unframe(*message, own.name(), priority);
+}
 
 }  // namespace
 
 // ---------------------------------------------------------------- Stage 6
+
+Inbox& Inbox::operator=(Inbox&& other) noexcept {
+  // Not defaulted: a standard container moved into itself may empty itself,
+  // and the links and the letters set aside must survive a self-move.
+  if (this != &other) {
+    own_ = std::move(other.own_);
+    links_ = std::move(other.links_);
+    held_ = std::move(other.held_);
+  }
+  return *this;
+}
 
 Inbox Inbox::Create(std::string name, Buffering buffering) {
   if (buffering.max_message == 0) {
@@ -78,10 +107,9 @@ SendResult Inbox::Send(std::string_view to, std::string_view text, Wait wait) {
   }
   // The peer's limit on text: its queue's message size minus room for the
   // longest name (whatever the length of ours, so the limit is the same for
-  // every sender).
+  // every sender); none at all if its queue is smaller than that.
   const std::size_t size = link->second.max_message();
-  const std::size_t room =
-      size > 1 + kMaxNameLength ? size - 1 - kMaxNameLength : 0;
+  const std::size_t room = size - std::min(size, 1 + kMaxNameLength);
   if (text.size() > room) {
     throw std::length_error(
         "Inbox::Send(" + std::string(to) + "): " + std::to_string(text.size()) +
@@ -97,16 +125,16 @@ std::optional<Letter> Inbox::ReceiveAny(Wait wait) {
     held_.pop_front();
     return letter;
   }
-  std::optional<std::string> message = own_.Receive(wait);
-  if (!message) return std::nullopt;
-  return Unframe(*message, name());
+  return NextLetter(own_, wait);
 }
 
 // ---------------------------------------------------------------- Stage 7
 
-std::optional<std::string> Inbox::Receive(std::string_view from, Wait wait) {
+std::optional<std::string> Inbox::Receive(std::string_view from, Wait wait,
+                                          unsigned* priority) {
   for (auto held = held_.begin(); held != held_.end(); ++held) {
     if (held->from == from) {
+      if (priority) *priority = held->priority;
       std::string text = std::move(held->text);
       held_.erase(held);
       return text;
@@ -114,12 +142,14 @@ std::optional<std::string> Inbox::Receive(std::string_view from, Wait wait) {
   }
   const Budget budget(wait);
   for (;;) {
-    std::optional<std::string> message = own_.Receive(budget.Left());
-    if (!message) return std::nullopt;
-    Letter letter = Unframe(*message, name());
-    if (letter.from == from) return std::move(letter.text);
+    std::optional<Letter> letter = NextLetter(own_, budget.Left());
+    if (!letter) return std::nullopt;
+    if (letter->from == from) {
+      if (priority) *priority = letter->priority;
+      return std::move(letter->text);
+    }
     // Another sender's letter: not what we wait for, but not ours to drop.
-    held_.push_back(std::move(letter));
+    held_.push_back(std::move(*letter));
   }
 }
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -25,10 +26,9 @@ namespace {
 
 constexpr mqd_t kNoQueue = static_cast<mqd_t>(-1);
 
-// How many receivers may wait on one rendezvous mailbox at the same time: the
-// capacity of its ready queue (at most msg_max, 10 for unprivileged users).
-constexpr long kReadyTokens = 10;
+// A ready token on the wire: one byte (README.md, "On the wire").
 constexpr char kToken[] = "r";
+constexpr std::size_t kTokenSize = sizeof(kToken) - 1;
 
 [[noreturn]] void ThrowErrno(const std::string& what, int error = errno) {
   throw std::system_error(error, std::generic_category(), what);
@@ -45,32 +45,51 @@ auto RetryOnEintr(Call call) {
 }
 
 void CheckName(const std::string& name) {
-  const bool reserved = name.size() >= kReadySuffix.size() &&
-                        name.compare(name.size() - kReadySuffix.size(),
-                                     kReadySuffix.size(), kReadySuffix) == 0;
+  const bool reserved = std::string_view(name).ends_with(kReadySuffix);
   if (name.size() < 2 || name.size() > kMaxNameLength || name[0] != '/' ||
       name.find('/', 1) != std::string::npos ||
       name.find('\0') != std::string::npos || reserved) {
     throw std::invalid_argument(
-        "mailbox name \"" + name + "\": expected '/' followed by 1 to " +
-        std::to_string(kMaxNameLength - 1) +
-        " characters other than '/', not ending in \"" +
+        "mailbox name \"" + name +
+        "\": expected '/' and then one or more "
+        "characters other than '/', " +
+        std::to_string(kMaxNameLength) + " in all at most, not ending in \"" +
         std::string(kReadySuffix) + "\" (see mq_overview(7))");
   }
 }
 
+// Refuses `asked` above the system's limit in /proc/sys/fs/mqueue/<file>.
+// The kernel refuses it too, but only for unprivileged processes: it lets
+// root go past msg_max and msgsize_max. A limit that cannot be read is left
+// to the kernel.
+void CheckSystemLimit(const std::string& name, const char* what,
+                      unsigned long long asked, const std::string& file) {
+  std::ifstream in("/proc/sys/fs/mqueue/" + file);
+  unsigned long long limit;
+  if (in >> limit && asked > limit) {
+    throw std::system_error(EINVAL, std::generic_category(),
+                            "mq_open(" + name + "): " + what + " " +
+                                std::to_string(asked) +
+                                " is above /proc/sys/fs/mqueue/" + file + " (" +
+                                std::to_string(limit) + ")");
+  }
+}
+
 // When a wait ends. mq_timedsend and mq_timedreceive take an ABSOLUTE time on
-// CLOCK_REALTIME, not a duration: computing it once per call also lets an
-// interrupted call resume with the time that is left.
+// CLOCK_REALTIME (the system_clock), not a duration: computing it once per
+// call also lets an interrupted call resume with the time that is left.
 class Deadline {
  public:
   explicit Deadline(Wait wait) : forever_(wait.forever()) {
     if (forever_) return;
-    clock_gettime(CLOCK_REALTIME, &when_);
-    const long long nanos =
-        std::chrono::nanoseconds(wait.timeout()).count() + when_.tv_nsec;
-    when_.tv_sec += static_cast<time_t>(nanos / 1'000'000'000);
-    when_.tv_nsec = static_cast<long>(nanos % 1'000'000'000);
+    using namespace std::chrono;
+    const nanoseconds now = system_clock::now().time_since_epoch();
+    // A wait longer than the clock can count ends where the clock does.
+    const milliseconds longest = floor<milliseconds>(nanoseconds::max() - now);
+    const nanoseconds until = now + std::min(wait.timeout(), longest);
+    const seconds whole = floor<seconds>(until);
+    when_.tv_sec = static_cast<time_t>(whole.count());
+    when_.tv_nsec = static_cast<long>((until - whole).count());
   }
   // nullptr for Wait::Forever(): use the untimed call.
   const timespec* get() const { return forever_ ? nullptr : &when_; }
@@ -80,7 +99,8 @@ class Deadline {
   timespec when_{};
 };
 
-// Puts one message on `queue`; false if the deadline passed first.
+// Puts one message on `queue` (priority 0, so the queue stays FIFO); false if
+// the deadline passed first.
 bool Put(mqd_t queue, const std::string& name, std::string_view data,
          const Deadline& deadline) {
   const timespec* until = deadline.get();
@@ -93,16 +113,18 @@ bool Put(mqd_t queue, const std::string& name, std::string_view data,
   ThrowErrno((until ? "mq_timedsend(" : "mq_send(") + name + ")");
 }
 
-// Takes the oldest message off `queue`; std::nullopt if the deadline passed
-// first. `size` must be at least the queue's mq_msgsize, however short the
-// message: the kernel refuses smaller buffers with EMSGSIZE.
+// Takes the message at the head of `queue`, and its priority if asked;
+// std::nullopt if the deadline passed first. `size` must be at least the
+// queue's mq_msgsize, however short the message: the kernel refuses smaller
+// buffers with EMSGSIZE.
 std::optional<std::string> Take(mqd_t queue, const std::string& name,
-                                std::size_t size, const Deadline& deadline) {
+                                std::size_t size, const Deadline& deadline,
+                                unsigned* priority = nullptr) {
   std::string buffer(size, '\0');
   const timespec* until = deadline.get();
   ssize_t length = RetryOnEintr([&] {
-    return until ? mq_timedreceive(queue, buffer.data(), size, nullptr, until)
-                 : mq_receive(queue, buffer.data(), size, nullptr);
+    return until ? mq_timedreceive(queue, buffer.data(), size, priority, until)
+                 : mq_receive(queue, buffer.data(), size, priority);
   });
   if (length >= 0) {
     buffer.resize(static_cast<std::size_t>(length));
@@ -135,22 +157,42 @@ mqd_t OpenQueue(const std::string& name, bool must_exist) {
   return queue;
 }
 
-// A receiver of a rendezvous gave up waiting. Take its ready token back, so
-// that no sender hands a message to a receiver that has left. If no token is
-// left, a sender has taken it and its message is on the way: that message is
-// this receiver's (waiting for it is bounded by the sender's next call).
+// Sends `text` for the receiver whose ready token the sender took. If that
+// fails or times out, the receiver is still waiting: the token goes back to
+// it, and the failure is passed on.
+bool HandOver(mqd_t queue, const std::string& name, mqd_t ready,
+              const std::string& ready_name, std::string_view text,
+              const Deadline& deadline) {
+  try {
+    if (Put(queue, name, text, deadline)) return true;
+  } catch (const std::system_error&) {
+    Put(ready, ready_name, kToken, Deadline(Wait::No()));
+    throw;
+  }
+  // The one slot stayed taken by an earlier message.
+  Put(ready, ready_name, kToken, Deadline(Wait::No()));
+  return false;
+}
+
+// Takes one ready token without waiting; false if there is none.
+bool TakeToken(mqd_t ready, const std::string& ready_name) {
+  return Take(ready, ready_name, kTokenSize, Deadline(Wait::No())).has_value();
+}
+
+// A receiver of a rendezvous whose wait ran out. If its ready token is still
+// there, nobody committed to it: take the token back and leave, so that no
+// sender hands a message to a receiver that has gone. If the token is gone,
+// a sender has taken it and its message is on the way: wait kHandoverGrace
+// for it. A sender that could not send puts the token back instead; take it
+// then too.
 std::optional<std::string> Withdraw(mqd_t ready, const std::string& ready_name,
                                     mqd_t queue, const std::string& name,
-                                    std::size_t size) {
-  using std::chrono::milliseconds;
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    if (Take(ready, ready_name, 1, Deadline(Wait::No()))) return std::nullopt;
-    if (std::optional<std::string> message =
-            Take(queue, name, size, Deadline(Wait::For(milliseconds(10))))) {
-      return message;
-    }
-  }
-  return std::nullopt;  // the sender died between taking the token and sending
+                                    std::size_t size, unsigned* priority) {
+  if (TakeToken(ready, ready_name)) return std::nullopt;
+  std::optional<std::string> message =
+      Take(queue, name, size, Deadline(Wait::For(kHandoverGrace)), priority);
+  if (!message) TakeToken(ready, ready_name);
+  return message;
 }
 
 }  // namespace
@@ -168,6 +210,10 @@ Mailbox Mailbox::Create(std::string name, Buffering buffering) {
     throw std::invalid_argument("Mailbox::Create(" + name +
                                 "): max_message must be at least 1 byte");
   }
+  CheckSystemLimit(name, "capacity",
+                   static_cast<unsigned long long>(buffering.capacity),
+                   "msg_max");
+  CheckSystemLimit(name, "max_message", buffering.max_message, "msgsize_max");
   Mailbox box;
   box.name_ = std::move(name);
   box.capacity_ = buffering.capacity;
@@ -177,10 +223,10 @@ Mailbox Mailbox::Create(std::string name, Buffering buffering) {
   // message in flight, and only once a receiver is waiting for it.
   box.queue_ = CreateQueue(box.name_, rendezvous ? 1 : buffering.capacity,
                            buffering.max_message);
-  box.owner_pid_ = getpid();  // from here on, ~Mailbox removes what we made
+  box.owner_ = getpid();  // from here on, ~Mailbox removes what we made
   if (rendezvous) {
     box.ready_ = CreateQueue(box.name_ + std::string(kReadySuffix),
-                             kReadyTokens, sizeof(kToken) - 1);
+                             kReadyTokens, kTokenSize);
   }
   return box;
 }
@@ -210,7 +256,7 @@ Mailbox::Mailbox(Mailbox&& other) noexcept
       ready_(std::exchange(other.ready_, kNoQueue)),
       capacity_(other.capacity_),
       max_message_(other.max_message_),
-      owner_pid_(std::exchange(other.owner_pid_, 0)) {}
+      owner_(std::exchange(other.owner_, std::nullopt)) {}
 
 Mailbox& Mailbox::operator=(Mailbox&& other) noexcept {
   if (this != &other) {
@@ -220,7 +266,7 @@ Mailbox& Mailbox::operator=(Mailbox&& other) noexcept {
     ready_ = std::exchange(other.ready_, kNoQueue);
     capacity_ = other.capacity_;
     max_message_ = other.max_message_;
-    owner_pid_ = std::exchange(other.owner_pid_, 0);
+    owner_ = std::exchange(other.owner_, std::nullopt);
   }
   return *this;
 }
@@ -241,27 +287,32 @@ SendResult Mailbox::Send(std::string_view text, Wait wait) {
   }
   // ---- Stage 8: a rendezvous. Wait for a receiver's token, then hand over.
   const std::string ready_name = name_ + std::string(kReadySuffix);
-  if (!Take(ready_, ready_name, sizeof(kToken) - 1, deadline)) {
+  if (!Take(ready_, ready_name, kTokenSize, deadline)) {
     return SendResult::kTimedOut;  // no receiver came
   }
-  if (Put(queue_, name_, text, deadline)) return SendResult::kSent;
-  // The one slot stayed taken by an earlier message: give the token back for
-  // the receiver it stands for, who is still waiting.
-  Put(ready_, ready_name, kToken, Deadline(Wait::No()));
-  return SendResult::kTimedOut;
+  return HandOver(queue_, name_, ready_, ready_name, text, deadline)
+             ? SendResult::kSent
+             : SendResult::kTimedOut;
 }
 
-std::optional<std::string> Mailbox::Receive(Wait wait) {
+std::optional<std::string> Mailbox::Receive(Wait wait, unsigned* priority) {
   const Deadline deadline(wait);
-  if (ready_ == kNoQueue) return Take(queue_, name_, max_message_, deadline);
+  if (ready_ == kNoQueue) {
+    return Take(queue_, name_, max_message_, deadline, priority);
+  }
   // ---- Stage 8: tell senders a receiver is here, then wait for the message.
   const std::string ready_name = name_ + std::string(kReadySuffix);
   if (!Put(ready_, ready_name, kToken, deadline)) return std::nullopt;
-  if (std::optional<std::string> message =
-          Take(queue_, name_, max_message_, deadline)) {
-    return message;
+  std::optional<std::string> message;
+  try {
+    message = Take(queue_, name_, max_message_, deadline, priority);
+  } catch (const std::system_error&) {
+    // Leave no promise behind: a later sender must not count on us.
+    TakeToken(ready_, ready_name);
+    throw;
   }
-  return Withdraw(ready_, ready_name, queue_, name_, max_message_);
+  if (message) return message;
+  return Withdraw(ready_, ready_name, queue_, name_, max_message_, priority);
 }
 
 // ---------------------------------------------------------------- Stage 5
@@ -275,21 +326,25 @@ void Mailbox::Delete() {
   }
   // Owning nothing from now on: if someone creates a new mailbox under this
   // name, our destructor must not remove theirs.
-  owner_pid_ = 0;
-  int error = 0;
-  if (mq_unlink(name_.c_str()) != 0) error = errno;
-  if (ready_ != kNoQueue &&
-      mq_unlink((name_ + std::string(kReadySuffix)).c_str()) != 0 &&
-      error == 0) {
-    error = errno;
+  owner_.reset();
+  // Both names go, even if the first one is gone already; the first failure
+  // is reported.
+  int error = mq_unlink(name_.c_str()) == 0 ? 0 : errno;
+  std::string failed = name_;
+  if (ready_ != kNoQueue) {
+    const std::string ready_name = name_ + std::string(kReadySuffix);
+    if (mq_unlink(ready_name.c_str()) != 0 && error == 0) {
+      error = errno;
+      failed = ready_name;
+    }
   }
-  if (error != 0) ThrowErrno("mq_unlink(" + name_ + ")", error);
+  if (error != 0) ThrowErrno("mq_unlink(" + failed + ")", error);
 }
 
 bool Mailbox::is_owner() const {
-  // A forked child inherits a copy of this object, owner_pid_ included; only
-  // the process that created the mailbox owns it.
-  return owner_pid_ != 0 && owner_pid_ == getpid();
+  // A forked child inherits a copy of this object, owner_ included; only the
+  // process that created the mailbox owns it.
+  return owner_ == getpid();
 }
 
 void Mailbox::Release() noexcept {
@@ -307,7 +362,7 @@ void Mailbox::Release() noexcept {
   if (ready_ != kNoQueue) mq_close(ready_);
   queue_ = kNoQueue;
   ready_ = kNoQueue;
-  owner_pid_ = 0;
+  owner_.reset();
 }
 
 }  // namespace kata::mailbox

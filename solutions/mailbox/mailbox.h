@@ -40,6 +40,14 @@
 // Expected outcomes are values: a mailbox that stays full or empty until the
 // wait runs out gives SendResult::kTimedOut or an empty std::optional.
 //
+// Order and priorities: a POSIX queue is a priority queue. mq_receive takes
+// the oldest message of the highest priority, so it is first in, first out
+// only among messages of one priority. A Mailbox always sends with priority
+// 0, so among the mailbox's own senders a mailbox is FIFO. A program that is
+// not the kata's may send with mq_send at another priority; its message then
+// overtakes older ones, and Receive reports its priority to a caller who asks
+// (see Mailbox::Receive).
+//
 // A handle is not thread-safe; give each thread its own (Open again).
 //
 // The exercise and the solution share this header word for word; only the .cc
@@ -66,6 +74,14 @@ inline constexpr std::size_t kMaxNameLength = 100;
 // no mailbox name may end with it.
 inline constexpr std::string_view kReadySuffix = ".ready";
 
+// How many receivers may wait on one zero-capacity mailbox at once: the
+// capacity of its ready queue (Stage 8).
+inline constexpr int kReadyTokens = 10;
+
+// How long a receiver of a zero-capacity mailbox whose own wait has run out
+// still waits for a sender that has already taken its ready token (Stage 8).
+inline constexpr std::chrono::milliseconds kHandoverGrace{1000};
+
 // -------------------------------------------------------------------- Stage 2
 
 // Wait
@@ -75,7 +91,9 @@ inline constexpr std::string_view kReadySuffix = ".ready";
 //   Wait::Forever()  block until the call can complete (the default);
 //   Wait::No()       never block: complete now or report that it could not
 //                    (OSC's "non-blocking" send and receive);
-//   Wait::For(d)     block for at most `d`, then report a timeout.
+//   Wait::For(d)     block for at most `d`, then report a timeout. A negative
+//                    `d` is 0; a `d` too long for the clock to express (say
+//                    milliseconds::max()) waits as long as the clock can.
 class Wait {
  public:
   static constexpr Wait Forever() { return Wait(true, {}); }
@@ -110,19 +128,24 @@ enum class SendResult {
 //
 // How many messages a mailbox holds, and how long each may be.
 //
-// `capacity` 1 to 10 makes a bounded buffer: a sender waits while the mailbox
-// holds `capacity` messages. 10 is the limit an unprivileged process gets
-// (/proc/sys/fs/mqueue/msg_max); asking for more fails in mq_open with
-// EINVAL. There is no unbounded mailbox: every real buffer has a limit.
+// `capacity` 1 to msg_max makes a bounded buffer: a sender waits while the
+// mailbox holds `capacity` messages. msg_max is the system's limit,
+// /proc/sys/fs/mqueue/msg_max (10 by default). There is no unbounded mailbox:
+// every real buffer has a limit.
 //
 // `capacity` 0 is the rendezvous (Stage 8): no message is ever buffered; a
 // sender waits until a receiver is there to take its message. The kernel
 // refuses queues of capacity 0, so the mailbox builds the rendezvous from two
 // queues (see Mailbox::Create).
 //
-// `max_message` is the longest message in bytes (the queue's mq_msgsize). The
+// `max_message` is the longest message in bytes (the queue's mq_msgsize), 1
+// to msgsize_max (/proc/sys/fs/mqueue/msgsize_max, 8192 by default). The
 // kernel accounts capacity * max_message bytes (plus a little) against the
 // owner's RLIMIT_MSGQUEUE (819200 bytes by default), so keep both small.
+//
+// Above msg_max or msgsize_max a mailbox is refused, never quietly made
+// smaller, and for every process alike: the kernel lets a privileged one
+// (root, CAP_SYS_RESOURCE) go past both limits, the mailbox does not.
 struct Buffering {
   int capacity = 10;
   std::size_t max_message = 512;
@@ -157,15 +180,18 @@ class Mailbox {
   // = max_message, readable and writable by its owner's user only.
   //
   // Capacity 0 (Stage 8) creates two queues: `name` with room for 1 message,
-  // and `name` + kReadySuffix with room for 10 one-byte "ready" tokens. A
-  // receiver first posts a token, then waits for the message; a sender first
-  // takes a token (so it waits until some receiver is waiting), then sends.
+  // and `name` + kReadySuffix with room for kReadyTokens one-byte "ready"
+  // tokens. A receiver first posts a token, then waits for the message; a
+  // sender first takes a token (so it waits until some receiver is waiting),
+  // then sends. The bytes of both are in README.md, "On the wire".
   //
   // Throws std::invalid_argument for a bad name, a negative capacity or a
-  // max_message of 0, and std::system_error naming "mq_open(<name>)" if the
-  // kernel refuses: EEXIST if the name is taken, EINVAL for a capacity above
-  // msg_max or a size above msgsize_max, EMFILE past RLIMIT_MSGQUEUE. Nothing
-  // is left behind on failure.
+  // max_message of 0; std::system_error with EINVAL naming "mq_open(<name>)"
+  // for a capacity above msg_max or a max_message above msgsize_max (checked
+  // before any queue is opened, for every user; see Buffering); and
+  // std::system_error naming "mq_open(<name>)" if the kernel refuses: EEXIST
+  // if the name is taken, EMFILE past RLIMIT_MSGQUEUE. Nothing is left behind
+  // on failure.
   static Mailbox Create(std::string name, Buffering buffering = {});
 
   // Open()
@@ -180,6 +206,10 @@ class Mailbox {
   // was never created, or its owner has deleted it).
   static Mailbox Open(std::string name);
 
+  // Moving hands the descriptors and the ownership over; the moved-from
+  // handle holds nothing, owns nothing and removes nothing. Assigning to a
+  // handle first releases what it held, as its destructor would (an owner's
+  // mailbox is removed). Moving a handle into itself changes nothing.
   Mailbox(Mailbox&& other) noexcept;
   Mailbox& operator=(Mailbox&& other) noexcept;
   Mailbox(const Mailbox&) = delete;
@@ -196,7 +226,13 @@ class Mailbox {
   // message. If the mailbox is full, waits as `wait` allows for a receiver to
   // make room. Returning kSent means the message is in the mailbox, not that
   // anyone has received it; for capacity 0 it means a receiver that was
-  // waiting has been handed the message.
+  // waiting has been handed the message. Every message is sent with priority
+  // 0.
+  //
+  // Capacity 0 (Stage 8): the wait covers finding a receiver and handing the
+  // message over. A sender that took a receiver's ready token and then cannot
+  // hand over (the wait ran out, or the call failed) puts the token back for
+  // that receiver before it returns kTimedOut or throws.
   //
   // A signal that interrupts the wait (EINTR) does not end it. Throws
   // std::length_error if `text` is longer than max_message(), and
@@ -206,15 +242,27 @@ class Mailbox {
 
   // Receive()
   //
-  // Takes the oldest message out of the mailbox. If it is empty, waits as
-  // `wait` allows for a sender; returns std::nullopt if none came in time
-  // (OSC: "either a valid message or a null"). When several processes wait
-  // on one mailbox, each message goes to exactly one of them; which one is
-  // up to the kernel.
+  // Takes the message at the head of the mailbox: the oldest one of the
+  // highest priority, which is the oldest message when every sender used the
+  // Mailbox (priority 0). If `priority` is given, stores there the priority
+  // the message was sent with: 0 from any Mailbox, anything a foreign
+  // mq_send chose otherwise. If the mailbox is empty, waits as `wait` allows
+  // for a sender; returns std::nullopt if none came in time (OSC: "either a
+  // valid message or a null") and leaves *priority alone. When several
+  // processes wait on one mailbox, each message goes to exactly one of them;
+  // which one is up to the kernel.
+  //
+  // Capacity 0 (Stage 8): the wait covers finding a sender and taking its
+  // message. If it runs out after a sender has taken this receiver's ready
+  // token, the sender's message is on the way: Receive waits up to
+  // kHandoverGrace longer for it, and returns it if it comes (std::nullopt if
+  // that sender died or gave up). A receiver that returns or throws leaves
+  // no ready token behind.
   //
   // A signal that interrupts the wait does not end it. Throws
   // std::system_error naming the call and the mailbox on failure.
-  std::optional<std::string> Receive(Wait wait = Wait::Forever());
+  std::optional<std::string> Receive(Wait wait = Wait::Forever(),
+                                     unsigned* priority = nullptr);
 
   // Delete()
   //
@@ -247,7 +295,7 @@ class Mailbox {
   mqd_t ready_ = static_cast<mqd_t>(-1);  // capacity 0 only: ready tokens
   int capacity_ = 0;
   std::size_t max_message_ = 0;
-  pid_t owner_pid_ = 0;  // the creating process, until it deletes; else 0
+  std::optional<pid_t> owner_;  // the creating process, until it deletes
 };
 
 }  // namespace kata::mailbox

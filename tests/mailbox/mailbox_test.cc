@@ -37,14 +37,8 @@
 
 #include "gtest/gtest.h"
 #include "mailbox/inbox.h"
+#include "tests/mailbox/mailbox_test_util.h"
 #include "tests/support/kata.h"
-
-namespace kata::mailbox {
-// Lets GoogleTest print a SendResult by name.
-void PrintTo(SendResult result, std::ostream* out) {
-  *out << (result == SendResult::kSent ? "kSent" : "kTimedOut");
-}
-}  // namespace kata::mailbox
 
 namespace {
 
@@ -58,6 +52,7 @@ using kata::mailbox::Letter;
 using kata::mailbox::Mailbox;
 using kata::mailbox::SendResult;
 using kata::mailbox::Wait;
+using namespace mailbox_test;  // NOLINT: the kata tests' own helpers
 
 #define README "exercises/mailbox/README.md"
 
@@ -77,279 +72,6 @@ KATA_STAGE(Stage7SymmetricReceive, "Stage 7, receive from one sender",
            README "#stage-7-receive-from-one-sender");
 KATA_STAGE(Stage8Rendezvous, "Stage 8, zero capacity, the rendezvous",
            README "#stage-8-zero-capacity-the-rendezvous");
-
-// ------------------------------------------------------------------- hints
-// One line per classic mistake. The mutants in tests/mailbox/mutants/ name
-// these words in their "# Hint:" header.
-
-constexpr char kCapacityIsMaxmsg[] =
-    "the capacity is the queue's mq_maxmsg: pass mq_open an mq_attr with "
-    "mq_maxmsg = capacity and mq_msgsize = max_message";
-constexpr char kBufferFromGetattr[] =
-    "size the receive buffer from the queue's mq_msgsize (mq_getattr): a "
-    "smaller buffer fails with EMSGSIZE, however short the message";
-constexpr char kNonBlockingReceive[] =
-    "a non-blocking receive returns nothing at once when the mailbox is "
-    "empty: it must never wait";
-constexpr char kNonBlockingSend[] =
-    "a non-blocking send to a full mailbox returns kTimedOut at once: it must "
-    "never wait";
-constexpr char kAbsoluteDeadline[] =
-    "mq_timedsend and mq_timedreceive take an absolute CLOCK_REALTIME time, "
-    "not a duration: add the timeout to clock_gettime(CLOCK_REALTIME)";
-constexpr char kRetryEintr[] =
-    "EINTR only means a signal handler ran while the call waited: call it "
-    "again, with the same deadline";
-constexpr char kExactlyOnce[] =
-    "each message goes to exactly one receiver: receiving takes it out of the "
-    "mailbox for good (a mailbox is a queue, not a bulletin board)";
-constexpr char kNoneLost[] =
-    "every message sent must reach some receiver: none may be dropped";
-constexpr char kOwnerRemovesName[] =
-    "the owner's handle removes the mailbox's name (mq_unlink) when it is "
-    "destroyed";
-constexpr char kOnlyOwnerDeletes[] =
-    "only the owner removes a mailbox: a user's handle (from Open) closes its "
-    "descriptor and nothing more";
-constexpr char kForkedCopyIsNotOwner[] =
-    "a forked child's copy of the owner's handle is not the owner: compare "
-    "the creator's pid with getpid() before removing anything";
-constexpr char kOpenNeverCreates[] =
-    "Open must never create a mailbox (no O_CREAT): once the owner deleted "
-    "it, a sender must learn that it is gone";
-constexpr char kDeleteEndsOwnership[] =
-    "after Delete the handle owns nothing: its destructor must not remove a "
-    "new mailbox that took the same name";
-constexpr char kSenderIdentity[] =
-    "stamp the sender's own name on every letter, so that ReceiveAny can "
-    "report who sent it";
-constexpr char kOneLinkPerPair[] =
-    "exactly one link per pair: open a peer's inbox on the first letter and "
-    "keep it open for all later ones";
-constexpr char kSetAsideNotDropped[] =
-    "a letter from another sender is not what Receive(from) waits for, but it "
-    "is not yours to drop: set it aside for later";
-constexpr char kSetAsideFirst[] =
-    "letters set aside by Receive(from) are older than anything still queued: "
-    "hand them out first, oldest first";
-constexpr char kRendezvousSendWaits[] =
-    "a zero-capacity send waits for a receiver: take a ready token first, and "
-    "only then send the message";
-constexpr char kRetractToken[] =
-    "a receiver that gives up must take its ready token back, or a later "
-    "sender hands its message to nobody";
-
-// ------------------------------------------------------------- raw helpers
-// The tests' own view of POSIX message queues, through raw mq_* calls.
-
-constexpr mqd_t kNoQueue = static_cast<mqd_t>(-1);
-
-// An absolute CLOCK_REALTIME time `after` from now, as mq_timed* want it.
-timespec RealtimeIn(std::chrono::milliseconds after) {
-  timespec when{};
-  clock_gettime(CLOCK_REALTIME, &when);
-  long long nanos = when.tv_nsec + after.count() * 1'000'000LL;
-  when.tv_sec += static_cast<time_t>(nanos / 1'000'000'000);
-  when.tv_nsec = static_cast<long>(nanos % 1'000'000'000);
-  return when;
-}
-
-// Whether a POSIX queue called `name` exists.
-bool QueueExists(const std::string& name) {
-  mqd_t queue = mq_open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (queue == kNoQueue) return false;
-  mq_close(queue);
-  return true;
-}
-
-// The kernel's attributes of the queue `name`; all -1 if there is none.
-mq_attr QueueAttr(const std::string& name) {
-  mq_attr attr{};
-  attr.mq_maxmsg = attr.mq_msgsize = attr.mq_curmsgs = -1;
-  mqd_t queue = mq_open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (queue == kNoQueue) return attr;
-  mq_getattr(queue, &attr);
-  mq_close(queue);
-  return attr;
-}
-
-// How many messages the queue `name` holds right now.
-long Depth(const std::string& name) { return QueueAttr(name).mq_curmsgs; }
-
-// One open POSIX queue of the test's own, closed (and, if the test created
-// it, removed) when the object goes away.
-class RawQueue {
- public:
-  // Opens the existing queue `name`.
-  explicit RawQueue(std::string name) : name_(std::move(name)) {
-    queue_ = mq_open(name_.c_str(), O_RDWR | O_CLOEXEC);
-    if (queue_ == kNoQueue) {
-      throw std::system_error(errno, std::generic_category(),
-                              "test: mq_open(" + name_ + ")");
-    }
-  }
-  // Creates a new queue, removed again when the object goes away: it stands
-  // for a peer the test plays itself.
-  static RawQueue Create(std::string name, long capacity, long size) {
-    mq_attr attr{};
-    attr.mq_maxmsg = capacity;
-    attr.mq_msgsize = size;
-    mqd_t queue = mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                          0600, &attr);
-    if (queue == kNoQueue) {
-      throw std::system_error(errno, std::generic_category(),
-                              "test: mq_open(O_CREAT, " + name + ")");
-    }
-    return RawQueue(std::move(name), queue);
-  }
-  RawQueue(RawQueue&& other) noexcept
-      : name_(std::move(other.name_)),
-        queue_(std::exchange(other.queue_, kNoQueue)),
-        created_(std::exchange(other.created_, false)) {}
-  RawQueue& operator=(RawQueue&&) = delete;
-  ~RawQueue() {
-    if (queue_ != kNoQueue) mq_close(queue_);
-    if (created_) mq_unlink(name_.c_str());
-  }
-
-  const std::string& name() const { return name_; }
-
-  // Sends one message, waiting at most 2 s for room; false if it could not.
-  bool Send(std::string_view text) {
-    timespec until = RealtimeIn(2000ms);
-    int result;
-    do {
-      result = mq_timedsend(queue_, text.data(), text.size(), 0, &until);
-    } while (result != 0 && errno == EINTR);
-    return result == 0;
-  }
-
-  // Takes one message, waiting at most `within`; std::nullopt if none came.
-  std::optional<std::string> Receive(std::chrono::milliseconds within = 2s) {
-    mq_attr attr{};
-    mq_getattr(queue_, &attr);
-    std::string buffer(static_cast<std::size_t>(attr.mq_msgsize), '\0');
-    timespec until = RealtimeIn(within);
-    ssize_t length;
-    do {
-      length = mq_timedreceive(queue_, buffer.data(), buffer.size(), nullptr,
-                               &until);
-    } while (length < 0 && errno == EINTR);
-    if (length < 0) return std::nullopt;
-    buffer.resize(static_cast<std::size_t>(length));
-    return buffer;
-  }
-
- private:
-  RawQueue(std::string name, mqd_t queue)
-      : name_(std::move(name)), queue_(queue), created_(true) {}
-  std::string name_;
-  mqd_t queue_ = kNoQueue;
-  bool created_ = false;
-};
-
-// A letter as inbox.h puts it on the wire: the length of the sender's name in
-// one byte, the name, then the text.
-std::string Framed(std::string_view from, std::string_view text) {
-  std::string letter(1, static_cast<char>(from.size()));
-  letter.append(from);
-  letter.append(text);
-  return letter;
-}
-
-// Drops letters into the inbox `to` from a forked child, raw and in order, as
-// if each came from the sender it names; returns once all are queued.
-void Post(const std::string& to,
-          std::vector<std::pair<std::string, std::string>> letters) {
-  kata::RunInChild([&] {
-    RawQueue inbox(to);
-    for (const auto& [from, text] : letters) {
-      ASSERT_TRUE(inbox.Send(Framed(from, text))) << "test: could not post";
-    }
-  });
-}
-
-// "text" for a received message, "(nothing)" for none: failures then read
-// "expected X, got (nothing)".
-std::string Show(const std::optional<std::string>& message) {
-  return message ? *message : "(nothing)";
-}
-std::string Show(const std::optional<Letter>& letter) {
-  return letter ? letter->from + ": " + letter->text : "(nothing)";
-}
-
-// A one-way signal between two processes, through a pipe of the test's own.
-// Await() gives up after a few seconds, so a peer that died before
-// signalling fails the test instead of hanging it.
-class Gate {
- public:
-  Gate() {
-    if (pipe2(fds_, O_CLOEXEC) != 0) {
-      throw std::system_error(errno, std::generic_category(), "test: pipe2");
-    }
-  }
-  Gate(const Gate&) = delete;
-  Gate& operator=(const Gate&) = delete;
-  ~Gate() {
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  void Notify() {
-    while (write(fds_[1], "!", 1) < 0 && errno == EINTR) {
-    }
-  }
-  bool Await() {
-    pollfd entry{fds_[0], POLLIN, 0};
-    int ready;
-    do {
-      ready = poll(&entry, 1, 5000);
-    } while (ready < 0 && errno == EINTR);
-    char byte;
-    return ready == 1 && read(fds_[0], &byte, 1) == 1;
-  }
-
- private:
-  int fds_[2];
-};
-
-// Starts a process that creates its own inbox called `name`, signals
-// `ready`, then runs `body` with the inbox; the inbox goes away with the
-// body, as a process's inbox goes away with the process.
-kata::Child StartPeer(const std::string& name, Gate& ready,
-                      std::function<void(Inbox&)> body) {
-  return kata::Child([name, &ready, body] {
-    Inbox inbox = Inbox::Create(name);
-    ready.Notify();
-    body(inbox);
-  });
-}
-
-// Runs `call`, expecting std::system_error with `error` whose what() names
-// `call_name`.
-template <typename Call>
-void ExpectSystemError(Call call, std::errc error, const std::string& call_name,
-                       const std::string& hint) {
-  try {
-    call();
-    ADD_FAILURE() << "expected std::system_error ("
-                  << std::make_error_code(error).message()
-                  << "), but nothing was thrown" << hint;
-  } catch (const std::system_error& e) {
-    EXPECT_EQ(e.code(), std::make_error_code(error))
-        << "std::system_error carries the wrong error: " << e.what() << hint;
-    EXPECT_NE(std::string(e.what()).find(call_name), std::string::npos)
-        << "the message should name " << call_name << ", it says: " << e.what()
-        << Hint(
-               "std::system_error(errno, std::generic_category(), "
-               "\"mq_open(\" + name + \")\")");
-  }
-}
-
-std::chrono::milliseconds ElapsedSince(
-    std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
-}
 
 // ================================================================ Stage 1
 
@@ -380,6 +102,60 @@ TEST(Stage1OneMailbox, MessagesKeepTheirBoundariesAndOrder) {
   EXPECT_EQ(Show(box.Receive()), "two")
       << Hint("a message queue keeps each message whole and separate");
   EXPECT_EQ(Show(box.Receive()), "three");
+}
+
+// Tests order and priorities with a foreign sender: messages that a program
+// sent with raw mq_send at priorities 9 and 5 overtake older ones of priority
+// 0, as in any POSIX queue, and Receive reports each message's priority
+// (and leaves it alone when no message comes).
+TEST(Stage1OneMailbox, ForeignPrioritiesOvertakeAndAreReported) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("box"), {5, 32});
+  auto post = [&] {
+    kata::RunInChild([&] {  // a program that is not the kata's
+      RawQueue queue(box.name());
+      ASSERT_TRUE(queue.Send("old", 0));
+      ASSERT_TRUE(queue.Send("urgent", 9));
+      ASSERT_TRUE(queue.Send("soon", 5));
+      ASSERT_TRUE(queue.Send("new", 0));
+    });
+  };
+  post();
+  std::string order;
+  for (int i = 0; i < 4; ++i) {
+    unsigned priority = 12345;
+    const std::string text = Show(box.Receive(Wait::No(), &priority));
+    order += text + "@" + std::to_string(priority) + " ";
+  }
+  EXPECT_EQ(order, "urgent@9 soon@5 old@0 new@0 ") << Hint(kPriorities);
+  unsigned untouched = 12345;
+  EXPECT_EQ(Show(box.Receive(Wait::No(), &untouched)), "(nothing)");
+  EXPECT_EQ(untouched, 12345u)
+      << "Receive changed *priority although no message came";
+  post();
+  order.clear();
+  for (int i = 0; i < 4; ++i) order += Show(box.Receive(Wait::No())) + " ";
+  EXPECT_EQ(order, "urgent soon old new ")
+      << "without asking for priorities, the kernel's order still holds"
+      << Hint(kPriorities);
+}
+
+// Tests that the mailbox sends every message with priority 0, whatever the
+// wait, so that its own messages stay in the order they were sent.
+TEST(Stage1OneMailbox, SendUsesPriorityZero) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("box"), {5, 32});
+  box.Send("forever", Wait::Forever());
+  box.Send("timed", Wait::For(1s));
+  box.Send("now", Wait::No());
+  kata::SharedText seen;
+  kata::RunInChild([&] {
+    RawQueue queue(box.name());
+    for (int i = 0; i < 3; ++i) {
+      unsigned priority = 12345;
+      const std::string text = Show(queue.Receive(0ms, &priority));
+      seen.Append(text + "@" + std::to_string(priority) + " ");
+    }
+  });
+  EXPECT_EQ(seen.Load(), "forever@0 timed@0 now@0 ") << Hint(kPriorities);
 }
 
 // Tests that receiving takes a message out of the mailbox: no other receiver
@@ -1076,7 +852,9 @@ TEST(Stage6DirectNaming, LettersFollowTheWireFormat) {
             SendResult::kSent);
   kata::SharedText on_the_wire;
   kata::RunInChild([&] {  // bob, played by the test with raw calls
-    on_the_wire.Store(Show(RawQueue(bob.name()).Receive()));
+    unsigned priority = 12345;
+    on_the_wire.Store(Show(RawQueue(bob.name()).Receive(2s, &priority)));
+    EXPECT_EQ(priority, 0u) << Hint(kPriorities);
     RawQueue(alice.name()).Send(Framed(bob.name(), "hi, alice"));
   });
   EXPECT_EQ(on_the_wire.Load(), Framed(alice.name(), "hi, bob")) << Hint(
@@ -1086,6 +864,36 @@ TEST(Stage6DirectNaming, LettersFollowTheWireFormat) {
   ASSERT_TRUE(letter) << "the framed letter from bob never arrived";
   EXPECT_EQ(letter->from, bob.name()) << Hint(kSenderIdentity);
   EXPECT_EQ(letter->text, "hi, alice");
+}
+
+// Tests priorities in an inbox: a letter a foreign program sent at priority
+// 7 overtakes older letters, ReceiveAny and Receive(from) report each
+// letter's priority, and a letter set aside keeps its priority.
+TEST(Stage6DirectNaming, LettersReportTheirPriority) {
+  Inbox carol = Inbox::Create(kata::UniqueName("carol"));
+  kata::RunInChild([&] {  // foreign senders, with raw mq_send
+    RawQueue inbox(carol.name());
+    ASSERT_TRUE(inbox.Send(Framed("/alice", "a1"), 0));
+    ASSERT_TRUE(inbox.Send(Framed("/bob", "b1"), 0));
+    ASSERT_TRUE(inbox.Send(Framed("/dave", "urgent"), 7));
+    ASSERT_TRUE(inbox.Send(Framed("/bob", "b2"), 3));
+  });
+  std::optional<Letter> first = carol.ReceiveAny(Wait::No());
+  ASSERT_TRUE(first) << "no letter came";
+  EXPECT_EQ(Show(first), "/dave: urgent") << Hint(kPriorities);
+  EXPECT_EQ(first->priority, 7u) << Hint(kPriorities);
+  unsigned priority = 12345;
+  EXPECT_EQ(Show(carol.Receive("/alice", Wait::No(), &priority)), "a1")
+      << Hint(kPriorities);  // sets bob's b2 aside on the way
+  EXPECT_EQ(priority, 0u) << Hint(kPriorities);
+  EXPECT_EQ(Show(carol.Receive("/bob", Wait::No(), &priority)), "b2")
+      << Hint(kSetAsideNotDropped);
+  EXPECT_EQ(priority, 3u) << "the letter set aside lost its priority"
+                          << Hint(kPriorities);
+  std::optional<Letter> last = carol.ReceiveAny(Wait::No());
+  ASSERT_TRUE(last) << Hint(kSetAsideNotDropped);
+  EXPECT_EQ(Show(last), "/bob: b1");
+  EXPECT_EQ(last->priority, 0u);
 }
 
 // Tests that a process keeps exactly one link per peer: the first letter to
@@ -1451,6 +1259,151 @@ TEST(Stage8Rendezvous, EachHandoffReachesExactlyOneReceiver) {
   }
   EXPECT_EQ(all.size(), expected.size()) << Hint(kExactlyOnce);
   EXPECT_TRUE(all == expected) << Hint(kExactlyOnce);
+}
+
+// Tests the ready-token protocol of README.md's "On the wire" against peers
+// that use raw mq_send and mq_receive: a raw receiver that posts a one-byte
+// token and reads the message queue is handed the mailbox's message (at
+// priority 0); a raw sender finds the one-byte token "r" that a waiting
+// Receive posted (at priority 0), and its message comes out of Receive with
+// the priority it was sent at.
+TEST(Stage8Rendezvous, RawPeersSpeakTheReadyTokenProtocol) {
+  kata::OnDeadlock("a raw peer and the mailbox never met");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  EXPECT_EQ(QueueAttr(box.name()).mq_maxmsg, 1);
+  EXPECT_EQ(QueueAttr(box.name()).mq_msgsize, 64);
+  EXPECT_EQ(QueueAttr(ready).mq_maxmsg, kata::mailbox::kReadyTokens)
+      << Hint("the ready queue has room for kReadyTokens waiting receivers");
+  EXPECT_EQ(QueueAttr(ready).mq_msgsize, 1)
+      << Hint("a ready token is one byte");
+  kata::SharedText handed;
+  kata::Child raw_receiver([&] {
+    RawQueue tokens(ready), messages(box.name());
+    ASSERT_TRUE(tokens.Send("r"));
+    unsigned priority = 12345;
+    const std::string text = Show(messages.Receive(4s, &priority));
+    handed.Store(text + "@" + std::to_string(priority));
+  });
+  EXPECT_EQ(box.Send("for a raw receiver", Wait::For(4s)), SendResult::kSent)
+      << Hint(kRendezvousSendWaits);
+  raw_receiver.Join();
+  EXPECT_EQ(handed.Load(), "for a raw receiver@0");
+  kata::SharedText token;
+  kata::Child raw_sender([&] {
+    RawQueue tokens(ready), messages(box.name());
+    unsigned priority = 12345;
+    std::optional<std::string> taken = tokens.Receive(4s, &priority);
+    token.Store(Show(taken) + "@" + std::to_string(priority));
+    ASSERT_TRUE(taken) << "no ready token came";
+    ASSERT_TRUE(messages.Send("from a raw sender", 3));
+  });
+  unsigned priority = 12345;
+  EXPECT_EQ(Show(box.Receive(Wait::For(4s), &priority)), "from a raw sender");
+  EXPECT_EQ(priority, 3u) << Hint(kPriorities);
+  raw_sender.Join();
+  EXPECT_EQ(token.Load(), "r@0")
+      << Hint("a receiver posts the one-byte token \"r\" at priority 0");
+  EXPECT_EQ(Depth(ready), 0) << Hint(kRetractToken);
+  EXPECT_EQ(Depth(box.name()), 0);
+}
+
+// Tests a receiver whose wait runs out just after a sender took its token:
+// that sender's message is on the way, and the receiver still gets it when it
+// comes within kHandoverGrace.
+TEST(Stage8Rendezvous, ReceiverGetsTheMessageOfASenderThatCommitted) {
+  kata::OnDeadlock("the receiver never returned although the sender sent");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  kata::Child sender([&] {  // a slow sender, played with raw calls
+    ASSERT_TRUE(RawQueue(ready).Receive(2s)) << "no receiver posted a token";
+    std::this_thread::sleep_for(300ms);  // the receiver's 100 ms run out
+    ASSERT_TRUE(RawQueue(box.name()).Send("late, as promised"));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> got = box.Receive(Wait::For(100ms));
+  const auto took = ElapsedSince(start);
+  sender.Join();
+  EXPECT_EQ(Show(got), "late, as promised") << Hint(kWaitForCommittedSender);
+  EXPECT_LE(took, 100ms + kata::mailbox::kHandoverGrace + kata::Scaled(700ms))
+      << Hint(kGraceIsBounded);
+  EXPECT_EQ(Depth(ready), 0) << Hint(kRetractToken);
+  EXPECT_EQ(Depth(box.name()), 0);
+}
+
+// Tests a receiver whose sender took its token and then died without
+// sending: the receiver gives up after at most kHandoverGrace more, and
+// leaves nothing behind.
+TEST(Stage8Rendezvous, ReceiverOfASenderThatDiedGivesUpAfterTheGrace) {
+  kata::OnDeadlock(
+      "the receiver waited for ever for a sender that died: wait "
+      "kHandoverGrace at most");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  kata::Child sender([&] {  // takes the token and ends without sending
+    ASSERT_TRUE(RawQueue(ready).Receive(2s)) << "no receiver posted a token";
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> got = box.Receive(Wait::For(100ms));
+  const auto took = ElapsedSince(start);
+  sender.Join();
+  EXPECT_EQ(Show(got), "(nothing)");
+  EXPECT_GE(took, 95ms) << "Receive(Wait::For(100ms)) gave up too early";
+  EXPECT_LE(took, 100ms + kata::mailbox::kHandoverGrace + kata::Scaled(700ms))
+      << "the receiver waited too long for a sender that died"
+      << Hint(kGraceIsBounded);
+  EXPECT_EQ(Depth(ready), 0) << Hint(kRetractToken);
+  EXPECT_EQ(Depth(box.name()), 0);
+}
+
+// Tests a receiver whose sender took its token, could not send in time and
+// put the token back, as Send does: the receiver takes the token back and
+// leaves nothing behind.
+TEST(Stage8Rendezvous, ReceiverTakesBackATokenASenderReturned) {
+  kata::OnDeadlock("the receiver never returned");
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  kata::Child sender([&] {  // a sender that gives up, played with raw calls
+    RawQueue tokens(ready);
+    ASSERT_TRUE(tokens.Receive(2s)) << "no receiver posted a token";
+    std::this_thread::sleep_for(300ms);  // the receiver's 100 ms run out
+    ASSERT_TRUE(tokens.Send("r"));       // gives the token back
+  });
+  std::optional<std::string> got = box.Receive(Wait::For(100ms));
+  sender.Join();
+  EXPECT_EQ(Show(got), "(nothing)");
+  EXPECT_EQ(Depth(ready), 0)
+      << "the token the sender gave back was left behind, as if a receiver "
+         "were still waiting"
+      << Hint(kGraceIsBounded);
+  EXPECT_EQ(box.Send("nobody waits", Wait::No()), SendResult::kTimedOut)
+      << Hint(kRetractToken);
+}
+
+// Tests a sender that gives up because no receiver came: kTimedOut on time,
+// and nothing left for a receiver that comes later.
+TEST(Stage8Rendezvous, SenderThatGivesUpLeavesNothing) {
+  Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 64});
+  const std::string ready =
+      box.name() + std::string(kata::mailbox::kReadySuffix);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(box.Send("too early", Wait::For(100ms)), SendResult::kTimedOut)
+      << Hint(kRendezvousSendWaits);
+  EXPECT_GE(ElapsedSince(start), 95ms)
+      << "Send(Wait::For(100ms)) gave up too early" << Hint(kAbsoluteDeadline);
+  EXPECT_EQ(Depth(box.name()), 0) << Hint(kRendezvousSendWaits);
+  EXPECT_EQ(Depth(ready), 0);
+  kata::RunInChild([&] {
+    EXPECT_EQ(Show(Mailbox::Open(box.name()).Receive(Wait::For(50ms))),
+              "(nothing)")
+        << "a receiver that came later got the message of a sender that had "
+           "given up"
+        << Hint(kRendezvousSendWaits);
+  });
 }
 
 // Tests that deleting a rendezvous mailbox removes both of its queues.
