@@ -6,8 +6,15 @@ import csv
 import json
 import os
 import re
+import urllib.parse
 
 HINT = re.compile(r"^\s*(hint:.*)$", re.M)
+
+
+def md(text):
+    """Text for a Markdown table cell or list item: nothing in it can open
+    a link, code span, table cell or HTML tag."""
+    return re.sub(r"([\\`*_\[\]<>|])", r"\\\1", str(text))
 
 
 def fmt(number):
@@ -61,7 +68,7 @@ def failing_cases(entry):
 
 
 def student_markdown(r, topics):
-    out = [f"# {r['student']}", ""]
+    out = [f"# {md(r['student'])}", ""]
     if r.get("error"):
         out += [f"**Not graded:** {r['error']}", ""]
     out.append(f"Total: **{fmt(r['score'])} / {fmt(r['max'])}**")
@@ -92,16 +99,25 @@ def student_markdown(r, topics):
                 for hint in hints[:1]:
                     out.append(f"  - {hint.strip()}")
     if r.get("warnings"):
-        out += ["", "## For the instructor: code worth a look", ""]
-        out += [f"- {w}" for w in r["warnings"][:40]]
+        out += ["", "## Code worth a look", "",
+                "Lines that touch the test machinery or the process itself. "
+                "They cost no points; your instructor reads them.", ""]
+        out += [f"- {md(w)}" for w in r["warnings"][:40]]
+        if len(r["warnings"]) > 40:
+            out.append(f"- ... and {len(r['warnings']) - 40} more")
+    if r.get("skipped"):
+        out += ["", "## Left out while unpacking", ""]
+        out += [f"- {md(p)}: {md(why)}" for p, why in r["skipped"][:40]]
+        if len(r["skipped"]) > 40:
+            out.append(f"- ... and {len(r['skipped']) - 40} more")
     if r.get("ignored"):
         out += ["", "## Files ignored (only the exercise sources count)", ""]
-        out += [f"- `{p}`: {why}" for p, why in r["ignored"][:40]]
+        out += [f"- {md(p)}: {md(why)}" for p, why in r["ignored"][:40]]
         if len(r["ignored"]) > 40:
             out.append(f"- ... and {len(r['ignored']) - 40} more")
     if r.get("missing"):
         out += ["", "Not in the submission (the course's stub was used): " +
-                ", ".join(f"`{m}`" for m in r["missing"])]
+                ", ".join(md(m) for m in r["missing"])]
     return "\n".join(out) + "\n"
 
 
@@ -113,24 +129,36 @@ def class_markdown(results, topics, summary):
         notes = []
         if r.get("error"):
             notes.append(r["error"])
+        if r.get("report_error"):
+            notes.append(f"its report could not be written: "
+                         f"{r['report_error']}")
         if r.get("warnings"):
-            notes.append(f"{len(r['warnings'])} code warnings")
+            notes.append(f"**worth a look**: {len(r['warnings'])} line(s) of "
+                         "code")
+        if r.get("skipped"):
+            notes.append(f"{len(r['skipped'])} file(s) skipped while "
+                         "unpacking")
         if r.get("ignored"):
             notes.append(f"{len(r['ignored'])} files ignored")
         for t in topics:
             e = r["topics"].get(t)
             if e and e["status"] != "graded":
                 notes.append(f"{t}: {e['status']}")
-        out.append(f"| [{r['student']}](students/{r['student']}.md) | " +
+        link = urllib.parse.quote(f"students/{r.get('report', r['student'])}"
+                                  ".md")
+        out.append(f"| [{md(r['student'])}]({link}) | " +
                    " | ".join(topic_cell(r["topics"].get(t))
                               for t in topics) +
                    f" | {fmt(r['score'])}/{fmt(r['max'])} | "
-                   f"{'; '.join(notes)} |")
+                   f"{md('; '.join(notes))} |")
     return "\n".join(out) + "\n"
 
 
 def write_csv(path, results, topics):
-    with open(path, "w", newline="") as f:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8",
+                   errors="backslashreplace") as f:
         writer = csv.writer(f)
         writer.writerow(["student"] + topics + ["total", "max", "status"])
         for r in results:
@@ -207,22 +235,85 @@ def classroom_result(r, topics):
             "tests": tests}
 
 
-def write_all(out, results, topics, summary, timings):
-    os.makedirs(os.path.join(out, "students"), exist_ok=True)
+def jsonable(value):
+    """`value` with every string printable and every unknown object turned
+    into text (or "<unprintable>"), so json.dumps never fails on it."""
+    if isinstance(value, dict):
+        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeError:
+            return value.encode("utf-8", "backslashreplace").decode()
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    try:
+        return jsonable(str(value))
+    except Exception:
+        return "<unprintable>"
+
+
+def report_keys(results):
+    """A file name per student: the name as written, made safe for a path
+    (no slash, no control character, no leading dot), unique."""
+    keys = {}
+    used = set()
     for r in results:
-        with open(os.path.join(out, "students", f"{r['student']}.md"),
-                  "w") as f:
-            f.write(student_markdown(r, topics))
-        folder = os.path.join(out, "students", r["student"])
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "results.json"), "w") as f:
-            json.dump(gradescope_results(r, topics), f, indent=1)
-    with open(os.path.join(out, "grades.md"), "w") as f:
-        f.write(class_markdown(results, topics, summary))
-    write_csv(os.path.join(out, "grades.csv"), results, topics)
-    with open(os.path.join(out, "grades.json"), "w") as f:
-        json.dump({"topics": topics, "timings": timings,
-                   "students": results}, f, indent=1)
+        key = re.sub(r"[\x00-\x1f\x7f/\\]", "_", r["student"]).strip(" .")
+        key = key[:100] or "unnamed"
+        while key in used:
+            key += "_"
+        used.add(key)
+        keys[id(r)] = key
+    return keys
+
+
+def private_file(path, text):
+    """Writes a report only its owner (the instructor) can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(text)
+
+
+def write_all(out, results, topics, summary, timings, extra=None):
+    """Every report. A failure while writing one student's files is recorded
+    for that student (report_error) and every other report is still
+    written."""
+    students = os.path.join(out, "students")
+    os.makedirs(students, exist_ok=True)
+    os.chmod(students, 0o700)
+    keys = report_keys(results)
+    for r in results:
+        r["report"] = keys[id(r)]
+        try:
+            private_file(os.path.join(students, f"{r['report']}.md"),
+                         student_markdown(r, topics))
+            folder = os.path.join(students, r["report"])
+            os.makedirs(folder, exist_ok=True)
+            os.chmod(folder, 0o700)
+            private_file(os.path.join(folder, "results.json"),
+                         json.dumps(jsonable(gradescope_results(r, topics)),
+                                    indent=1, ensure_ascii=False))
+        except Exception as error:  # one student's report never stops all
+            r["report_error"] = f"{type(error).__name__}: {error}"
+    for name, write in (
+            ("grades.md", lambda p: private_file(
+                p, class_markdown(results, topics, summary))),
+            ("grades.csv", lambda p: write_csv(p, results, topics,
+                                               **(extra or {}))),
+            ("grades.json", lambda p: private_file(p, json.dumps(
+                jsonable({"topics": topics, "timings": timings,
+                          "students": results}),
+                indent=1, ensure_ascii=False)))):
+        try:
+            write(os.path.join(out, name))
+        except Exception as error:
+            print(f"grade: could not write {name}: {error}")
 
 
 def classroom_output_line(r, topics):
