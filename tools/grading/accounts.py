@@ -122,7 +122,7 @@ def uids_in_use(uids):
 class Pool:
     """The grader's accounts for one run."""
 
-    def __init__(self, base=DEFAULT_BASE, slots=1):
+    def __init__(self, base=DEFAULT_BASE, slots=1, one_user=False):
         self.root = os.geteuid() == 0
         self.base = base
         if not self.root:
@@ -146,11 +146,13 @@ class Pool:
                                  f"grader-ref{base + 1}")
         self.slots = [Account(base + 2 + k, base + 2 + k, [base],
                               f"grader-slot{k}") for k in range(slots)]
+        if one_user:  # for comparison only: what sharing one user costs
+            self.slots = [self.slots[0]] * slots
         self.reader = Account(base + 999, base + 999, [],
                               f"grader-reader{base + 999}")
 
     def shares_budgets(self):
-        return not self.root and len(self.slots) > 1
+        return len(self.slots) > 1 and len({a.uid for a in self.slots}) == 1
 
     def reader_for(self, entry):
         """Who reads a submission entry: its owner, never root.

@@ -137,7 +137,8 @@ class Grader:
         self.work = settings.work
         self.pool = accounts.Pool(getattr(settings, "uid_base",
                                           accounts.DEFAULT_BASE),
-                                  max(1, settings.jobs))
+                                  max(1, settings.jobs),
+                                  getattr(settings, "one_user", False))
         self.files = pristine_files(self.root)
         self.editable = {t: subs.editable_files(self.root, t)
                          for t in self.topics}
@@ -183,8 +184,8 @@ class Grader:
                     "above it (e.g. under /var/tmp or /srv, not /root or a "
                     "home folder of mode 750)")
         if self.pool.shares_budgets():
-            self.log("grade: warning: not running as root, so every slot "
-                     "runs as you and shares your kernel budgets (POSIX "
+            self.log("grade: warning: every slot runs as one user and shares "
+                     "its kernel budgets (POSIX "
                      "queue bytes, pipe buffers, pending signals): one "
                      "submission can starve another graded at the same time."
                      " Run as root, or with --jobs 1.")
