@@ -4,8 +4,11 @@ run_test.py (the grader's test wrapper, inside Bazel's sandbox) starts
 
   python3 -I -S confine.py SPEC STATUS_FD -- COMMAND...
 
-where SPEC is a JSON object (see DEFAULTS) and STATUS_FD a pipe on which this
-monitor writes one JSON line when the run is over. Nothing of the learner's
+where SPEC holds the settings (see DEFAULTS; written by encode_spec) and
+STATUS_FD a pipe on which this monitor writes one JSON line when the run is
+over. (It reads and writes those itself: importing json would cost more
+than a fast test run takes, and a run starts once per test case when cases
+run one by one.) Nothing of the learner's
 code runs before every step below is in place, because COMMAND (the shell
 that starts the test binary) is exec'ed only at the end:
 
@@ -41,7 +44,6 @@ Standard library only; runs with `python3 -I -S`.
 """
 
 import ctypes
-import json
 import os
 import resource
 import select
@@ -89,7 +91,58 @@ DEFAULTS = {
     "decoy": "",             # a report path the run must not write
     "marker": "",            # GoogleTest's premature-exit marker
     "landlock": True,
+    "tmpfs_extra": [],       # further folders that get their own tmpfs
 }
+
+
+FIELD, ITEM = "\x1f", "\x1e"
+
+
+def encode_spec(spec):
+    """SPEC as one argument: key=value fields; lists of paths joined."""
+    fields = []
+    for key, value in spec.items():
+        if isinstance(value, (list, tuple)):
+            value = ITEM.join(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        fields.append(f"{key}={value}")
+    return FIELD.join(fields)
+
+
+def decode_spec(text):
+    spec = dict(DEFAULTS)
+    spec["tmpfs_extra"] = []
+    for field in text.split(FIELD) if text else []:
+        key, _, value = field.partition("=")
+        kind = type(spec.get(key, ""))
+        if kind is list:
+            spec[key] = [v for v in value.split(ITEM) if v]
+        elif kind is bool:
+            spec[key] = value not in ("0", "", "False")
+        elif kind in (int, float):
+            spec[key] = kind(float(value))
+        else:
+            spec[key] = value
+    return spec
+
+
+def json_line(report):
+    """A flat dict (str, number, bool, None, one level of dict) as JSON."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if v is None:
+            return "null"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{value(str(k))}: {value(x)}"
+                                   for k, x in v.items()) + "}"
+        text = str(v).replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + "".join(c if ord(c) >= 0x20 else f"\\u{ord(c):04x}"
+                             for c in text) + '"'
+    return value(report) + "\n"
 
 
 class Failure(Exception):
@@ -406,9 +459,7 @@ def monitor(child, spec, tmpfs_paths):
 
 
 def main(argv):
-    spec = dict(DEFAULTS)
-    spec.update(json.loads(argv[0]))
-    spec.setdefault("tmpfs_extra", [])
+    spec = decode_spec(argv[0])
     status_fd = int(argv[1])
     command = argv[3:] if len(argv) > 3 and argv[2] == "--" else []
     if not command:
@@ -424,7 +475,7 @@ def main(argv):
         mount(None, "/", None, MS_REC | MS_PRIVATE)
     except (Failure, OSError) as error:
         report["error"] = f"no namespaces for the run: {error}"
-        os.write(status_fd, (json.dumps(report) + "\n").encode())
+        os.write(status_fd, json_line(report).encode())
         return 125
     if spec["landlock"]:
         report["landlock"] = landlock_abi()
@@ -444,7 +495,7 @@ def main(argv):
     tmpfs_paths = ["/tmp", "/dev/shm"] + spec["tmpfs_extra"]
     status, watched = monitor(child, spec, tmpfs_paths)
     report.update(watched)
-    os.write(status_fd, (json.dumps(report) + "\n").encode())
+    os.write(status_fd, json_line(report).encode())
     os.close(status_fd)
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)

@@ -46,6 +46,9 @@ import sys
 import time
 import xml.etree.ElementTree as ElementTree
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import confine  # noqa: E402  (the run monitor, next to this file)
+
 GRADER_NAME = "ipc-katas-grader"
 MAX_XML_BYTES = 8 << 20
 MAX_MESSAGE = 4000
@@ -216,7 +219,7 @@ def execute(options, command, extra_args, limit, env):
     # ordinary process (PID 1 ignores default-action signals such as
     # SIGPIPE); the command after it keeps sh from exec'ing the binary in
     # its place.
-    argv = ([sys.executable, "-I", "-S", CONFINE, json.dumps(spec),
+    argv = ([sys.executable, "-I", "-S", CONFINE, confine.encode_spec(spec),
              str(status_write), "--", "/bin/sh", "-c", '"$@"; exit $?', "sh",
              command[0], f"--gtest_output=xml:/proc/self/fd/{report_write}"] +
             command[1:] + extra_args)

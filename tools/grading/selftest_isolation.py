@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from grading import accounts
+from grading import confine
 from grading import fixtures
 from grading import reports
 from grading import submissions as subs
@@ -182,7 +183,8 @@ def run_confined(spec, command, account, timeout=60):
     read_end, write_end = os.pipe()
     argv = account.prefix() + ["/usr/bin/python3", "-I", "-S",
                                os.path.join(here, "confine.py"),
-                               json.dumps(spec), str(write_end), "--"] + \
+                               confine.encode_spec(spec), str(write_end),
+                               "--"] + \
         command
     process = subprocess.Popen(argv, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT,
