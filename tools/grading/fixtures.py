@@ -307,7 +307,8 @@ def make(root, name, context):
         return sabotaged(root, "std::size_t MeasureCapacity(",
                          cpu_hog_code())
     if name in ("zip_writestr", "zip_windows_noext", "tar_links",
-                "url_root_only", "url_other_user", "odd_name"):
+                "url_root_only", "url_other_user", "odd_name", "김민지",
+                "alice@uni.edu"):
         return solution(root)
     if name == "1_victim":
         # Its own compile misses the cache (a comment added), so its tests
@@ -738,6 +739,10 @@ FIXTURES = {
                        "repository that user cannot read: refused"),
     "odd_name": ("odd-name", "honest, but its name and some file names are "
                  "not UTF-8: full pipe marks, every report written"),
+    # issue 22: names as written
+    "김민지": ("folder", "a folder named in Korean: the name stays in every "
+            "report"),
+    "alice@uni.edu": ("zip", "alice@uni.edu.zip: the name stays as written"),
 }
 
 # The classmates run: graded two at a time after the main class, in the same

@@ -133,7 +133,8 @@ class Grader:
         self.log = log
         self.root = settings.root
         self.topics = settings.topics or read_topics(self.root)
-        self.manifest = points_lib.load(settings.manifest)
+        self.manifest = points_lib.load(settings.manifest,
+                                        getattr(settings, "points", None))
         self.work = settings.work
         self.pool = accounts.Pool(getattr(settings, "uid_base",
                                           accounts.DEFAULT_BASE),
@@ -146,6 +147,7 @@ class Grader:
         self.expected = {}
         self.reference_symbols = {}
         self.libc_names = set()
+        self.topic_limits = {}
         self.landlock = 0
         self.timings = {}
         self.lock = threading.Lock()
@@ -259,8 +261,10 @@ class Grader:
             self.expected[topic] = cases
             self.reference_symbols[topic] = scan.read_symbols(
                 account, library_objects(bin_dir, "solutions", topic))
-        labels = {f"//exercises/{t}:{t}_test": self.expected[t]
-                  for t in self.topics}
+        self.topic_limits = self.scaled_limits()
+        labels = {f"//exercises/{t}:{t}_test": {
+            "cases": self.expected[t], "time_limit": self.topic_limits[t]}
+            for t in self.topics}
         path = os.path.join(self.work, "grader", "expected.json")
         with open(path, "w") as f:
             json.dump(labels, f, indent=1)
@@ -273,6 +277,29 @@ class Grader:
                                                 self.expected[topic])
             for warning in warnings:
                 self.log(f"grade: warning: {warning}")
+
+    def scaled_limits(self):
+        """Each topic's wall clock for its tests, scaled down (in proportion
+        to its number of cases) when --time-budget says how long a whole
+        submission may take: the build's limit, Bazel's start and the
+        wrapper's own margins come off first."""
+        limits = {t: points_lib.time_limit(self.manifest, t)
+                  for t in self.topics}
+        budget = getattr(self.s, "time_budget", None)
+        if not budget:
+            return limits
+        self.s.build_seconds = min(self.s.build_seconds,
+                                   max(60.0, budget * 0.2))
+        spare = budget - self.s.build_seconds - 60 - 20 * len(self.topics)
+        if spare < 30 * len(self.topics):
+            raise SystemExit(f"grade: a time budget of {budget:.0f} s leaves "
+                             "too little for the tests of "
+                             f"{len(self.topics)} topic(s)")
+        cases = sum(len(self.expected[t]) for t in self.topics)
+        for topic in self.topics:
+            share = spare * len(self.expected[topic]) / cases
+            limits[topic] = int(min(limits[topic], max(30.0, share)))
+        return limits
 
     # ------------------------------------------------------------- slots
     def make_slot(self, index):
@@ -294,13 +321,10 @@ class Grader:
 
     def wrapper_command(self):
         limits = self.s.limits
-        topic_limit = max(points_lib.time_limit(self.manifest, t)
-                          for t in self.topics)
         return " ".join([
             "/usr/bin/python3", "-I", "-S",
             os.path.join(self.work, "grader", "run_test.py"),
             "--expected", os.path.join(self.work, "grader", "expected.json"),
-            "--time-limit", str(int(topic_limit)),
             "--case-limit", str(limits["case_seconds"]),
             "--max-processes", str(limits["processes"]),
             "--max-file-mb", str(limits["file_mb"]),
@@ -567,12 +591,12 @@ class Slot:
         bep = os.path.join(self.runner.state, "bep-test.json")
         if os.path.exists(bep):
             os.unlink(bep)
-        topic_limit = max(points_lib.time_limit(g.manifest, t)
-                          for t in g.topics)
+        topic_limit = max(g.topic_limits.values())
         tests = {}
         if ready:
             flags = blocked + test_flags(g, run_id, bep, topic_limit)
-            bazel_timeout = (topic_limit + 60) * len(ready) + 300
+            bazel_timeout = sum(g.topic_limits[t.split(":")[0][len(
+                "//exercises/"):]] + 30 for t in ready) + 120
             code, test_output = self.runner.run(
                 "test", flags + ["--"] + ready, timeout=bazel_timeout)
             # Bazel's own words, for the instructor when a target has no

@@ -17,9 +17,10 @@ A top-level "default_topic_points" gives every topic without its own
 same whatever its number of cases).
 
 Points are kept in hundredths: a stage or topic split over its cases gives
-each case its share rounded to 0.01 and the last cases take the rest, so the
-cases always add up exactly to what the manifest says (a 15-point stage of 7
-cases is 2.15 + 6 x 2.14, never 7 x 2.142857). Scores are partial: every
+each case its share rounded down to 0.01 and the cents left over go one by one
+to the last cases, so the cases always add up exactly to what the manifest
+says (a 15-point stage of 7 cases is 5 x 2.14 + 2 x 2.15, never 7 x
+2.142857). Scores are partial: every
 passing case earns its points.
 """
 

@@ -406,7 +406,10 @@ def main(argv):
     run_id = os.environ.pop("GRADER_RUN_ID", "")
     target = os.environ.get("TEST_TARGET", "")
     with open(options["expected"]) as f:
-        expected = json.load(f).get(target)
+        entry = json.load(f).get(target) or {}
+    expected = entry.get("cases")
+    if entry.get("time_limit"):
+        options["time_limit"] = float(entry["time_limit"])
     decoy = os.environ.get("XML_OUTPUT_FILE") or os.path.join(
         os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", "."), "test.xml")
     started = time.monotonic()

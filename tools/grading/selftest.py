@@ -38,6 +38,7 @@ from grading import grader as grader_lib  # noqa: E402
 from grading import submissions as subs  # noqa: E402
 
 from grading import accounts  # noqa: E402
+from grading import selftest_course as course  # noqa: E402
 from grading import selftest_isolation as isolation  # noqa: E402
 
 
@@ -381,7 +382,9 @@ def self_test(options):
     cache = options.cache or os.path.join(BASE, "cache")
     print(f"grading {len(fixtures.FIXTURES)} fixture submissions in one "
           "class run (tools/grade)", flush=True)
-    result, seconds = grade(class_dir, out, cache)
+    roster = course.roster_file(SELFTEST)
+    result, seconds = grade(class_dir, out, cache,
+                            extra=("--time-scale", "2", "--roster", roster))
     listener.close()
     ok = checks.report(result.returncode == 0, "class run",
                        f"tools/grade exit code {result.returncode} after "
@@ -399,6 +402,21 @@ def self_test(options):
         isolation.check_privacy(checks, out)
         check_single(checks, class_dir, work, cache, data)
         classmates(checks, context, out, work, cache)
+        reference = next(x for x in data["students"]
+                         if x["student"] == "reference")
+        course.check_points(checks, os.path.join(
+            ROOT, "tools", "grading", "points.json"),
+            {t: [c["name"] for c in e["cases"]]
+             for t, e in reference["topics"].items()})
+        course.check_names_and_roster(checks, out, data)
+        course.check_feedback(checks, out, data)
+        course.check_classroom(checks, data, data["topics"])
+        exit_early = next(x for x in data["students"]
+                          if x["student"] == "exit_early")
+        course.check_gradescope(checks, ROOT, SELFTEST, cache,
+                                os.path.join(class_dir, "exit_early"),
+                                exit_early["topics"]["pipe"]["score"])
+        course.check_release(checks, ROOT, SELFTEST, cache)
     isolation.check_report_failure(checks)
     isolation.check_monitor(checks, os.path.join(ROOT, "README.md"))
     if not options.keep:
