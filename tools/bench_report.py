@@ -308,11 +308,11 @@ REASONS = {
         "itself.",
         "`WriteAll`은 읽는 쪽이 사라졌을 때 프로세스가 죽지 않고 `EPIPE` "
         "오류가 되도록 호출마다 SIGPIPE를 막습니다. 쓰기마다 `pthread_sigmask` "
-        "두 번과 `sigtimedwait` 한 번, 날 `write()`에는 없는 시스템 콜 세 개가 "
+        "두 번과 `sigtimedwait` 한 번, raw `write()`에는 없는 시스템 콜 세 개가 "
         "더 듭니다. CPU 하나에서의 왕복에서는 이것이 차이의 전부입니다. 두 버전 "
         "모두 왕복마다 두 번 전환하고, 시스템 콜 여섯 개가 더 남습니다. "
-        "스트림에서는 누가 잠드는지도 바꿉니다. writer를 reader보다 느리게 만들어, "
-        "문맥 교환 열에서 보듯 kata 버전의 프로세스가 메시지당 더 자주 CPU를 "
+        "스트림에서는 누가 잠드는지도 바꿉니다. 쓰는 쪽을 읽는 쪽보다 느리게 만들어, "
+        "컨텍스트 스위치 열에서 보듯 kata 버전의 프로세스가 메시지당 더 자주 CPU를 "
         "내놓고, 전환마다 깨우는 비용이 듭니다. 줄이는 법: 시그널 처리를 스스로 "
         "정하는 프로그램은 SIGPIPE를 한 번 무시하면(`signal(SIGPIPE, SIG_IGN)`, "
         "서버들이 하는 방식) 호출마다 막을 필요가 없습니다. 참조 풀이는 예전에 "
@@ -376,7 +376,7 @@ REASONS = {
         "`SendFrame`은 4바이트 헤더와 페이로드가 `send` 한 번에 나가도록(TCP에서 "
         "두 번 보내면 Nagle 알고리즘에 걸립니다) 새 `std::string` 하나에 둘을 "
         "복사하고, `ReceiveFrame`은 0으로 채운 새 `std::string`을 돌려줍니다. "
-        "64 KiB 프레임이라면 데이터를 두 번 더 훑는 셈입니다. 날 버전은 헤더와 "
+        "64 KiB 프레임이라면 데이터를 두 번 더 훑는 셈입니다. raw 버전은 헤더와 "
         "페이로드를 `sendmsg` 한 번으로 모아 보내고, 재사용하는 버퍼로 받습니다. "
         "줄이는 법: `SendFrame`도 그렇게 하고(`sendmsg`나 두 조각의 "
         "`writev`), 호출한 쪽의 버퍼로 받는 함수를 제공합니다. (참조 풀이는 "
@@ -440,7 +440,7 @@ def method_section(results, r):
   ([bench/harness.cc](../bench/harness.cc)). 둘 다 CPU에 고정합니다. 서로 다른
   두 CPU(**split**)이거나, 둘 다 첫 번째 CPU(**same**)입니다. CPU가 둘이면
   상대가 잠들어 있을 때마다 건네주기가 다른 CPU에 있는 상대를 깨우고, CPU가
-  하나면 문맥 교환이 됩니다.
+  하나면 컨텍스트 스위치가 됩니다.
 * **kata**는 참조 풀이의 공개 API(`solutions/<topic>`)를 부르고, **raw**는 같은
   커널 객체로 같은 바이트를 벤치마크 안에 직접 쓴 시스템 콜로 보냅니다. 둘은
   같은 실행, 같은 프로세스에서 돌므로 **kata ÷ raw**(시간 대 시간)가 래퍼의
@@ -458,7 +458,7 @@ def method_section(results, r):
   기본적으로 최대 8 KiB이므로(`msgmax`, `msgsize_max`) 64 KiB는 8 KiB 메시지
   여덟 개로 갑니다. System V 큐는 최대 16 KiB(`msgmnb`), POSIX 큐는 메시지 10개
   (`msg_max`)까지 담습니다. 파이프 카타에는 "정확히 n바이트 읽기"가 없어서 두
-  파이프 버전은 같은 날 읽기 루프를 쓰고, 쓰기만 다릅니다. 소켓은 두 버전 모두
+  파이프 버전은 같은 raw 읽기 루프를 쓰고, 쓰기만 다릅니다. 소켓은 두 버전 모두
   카타의 프레임(4바이트 길이, 그다음 페이로드)을 나르고, TCP는 양 끝에
   `TCP_NODELAY`를 켭니다.
 * 공유 메모리는 두 번 나옵니다. **공유 메모리 + 세마포어**는 카타의
@@ -570,12 +570,12 @@ def wrapper_cost_section(r):
         f"it does not do less work, so that is noise, or a change in which "
         f"process sleeps when (the context switches below show it).",
         "",
-        f"목표는 모든 메커니즘의 지연 시간과 처리량에서 참조 풀이가 날 시스템 콜의 "
+        f"목표는 모든 메커니즘의 지연 시간과 처리량에서 참조 풀이가 raw 시스템 콜의 "
         f"{LIMIT:.2f}배 이하인 것입니다(중앙값 기준). 이번 실행에서는 "
         f"{len(checked)}개 비율 중 {within}개가 목표를 지켰습니다. 1보다 작은 "
         f"비율은 이번 실행에서 kata 버전이 더 빨랐다는 뜻입니다. 일을 덜 하는 것은 "
         f"아니므로, 잡음이거나 어느 프로세스가 언제 잠드는지가 바뀐 것입니다(아래의 "
-        f"문맥 교환 횟수가 보여 줍니다).",
+        f"컨텍스트 스위치 횟수가 보여 줍니다).",
         ""]
     if not above:
         return "\n".join(lines) + "\n"
@@ -585,14 +585,14 @@ def wrapper_cost_section(r):
         "than the system calls do: a switch means one process gave up its "
         "CPU, and the other had to be woken.",
         "",
-        "목표를 넘은 비율과, 왕복이나 메시지 하나당 두 프로세스의 문맥 교환 "
-        "횟수(중앙값)입니다. 문맥 교환은 시스템 콜보다 더 많은 것을 말해 줄 때가 "
+        "목표를 넘은 비율과, 왕복이나 메시지 하나당 두 프로세스의 컨텍스트 "
+        "스위치 횟수(중앙값)입니다. 컨텍스트 스위치는 시스템 콜보다 더 많은 것을 말해 줄 때가 "
         "많습니다. 한 번의 교환은 한 프로세스가 CPU를 내놓았고 다른 프로세스를 "
         "깨워야 했다는 뜻입니다.",
         "",
         "| mechanism / 메커니즘 | measurement / 측정 | size / 크기 | "
         "CPUs | kata ÷ raw | min..max ranges / 범위 | "
-        "switches kata / raw / 문맥 교환 |",
+        "switches kata / raw / 컨텍스트 스위치 |",
         "|---|---|---:|---|---:|---|---:|"]
     for measure, key, size, placement, cost, overlap in above:
         en, ko = mechanism_names(key)
@@ -743,7 +743,7 @@ def shm_check_section(r):
                 "half of `memcpy`, before any context switch is paid")
             ko.append(
                 "CPU 하나에서는 두 번의 복사(슬롯으로, 슬롯에서)가 같은 코어에서 "
-                "차례로 일어나므로, 문맥 교환 비용을 치르기 전부터 링은 `memcpy`의 "
+                "차례로 일어나므로, 컨텍스트 스위치 비용을 치르기 전부터 링은 `memcpy`의 "
                 "절반을 넘을 수 없습니다")
         english.append(f"- **{p_en}**: " + "; ".join(en) + ".")
         korean.append(f"* **{p_ko}**: " + ". ".join(ko) + ".")
@@ -868,25 +868,24 @@ def claims_section(r):
         1, "q1", "Is shared memory faster than message passing?",
         "공유 메모리는 메시지 전달보다 빠릅니까?",
         (f"For large messages, {'yes' if shm_big > f.thr(best_key) else 'not in this run'}: "
-         f"at 64 KiB across two CPUs shared memory "
-         f"with semaphores moved {gbs(shm_big)}, {times(shm_big, f.thr(best_key))} "
-         f"what the fastest message-passing mechanism here moved ({best_en}, "
-         f"{gbs(f.thr(best_key))}) and {times(shm_big, pipe_big)} a pipe. For "
-         f"small messages {small_lead_en}: an 8-byte round trip through "
-         f"shared memory costs {small_en}. What a small message costs is "
-         f"waking the process "
-         f"that waits for it, and a semaphore wakes it through the kernel "
-         f"just as a pipe does.",
+         f"at 64 KiB across two CPUs shared memory with semaphores moved "
+         f"{gbs(shm_big)}, {times(shm_big, f.thr(best_key))} the fastest "
+         f"message passing here ({best_en}) and {times(shm_big, pipe_big)} a "
+         f"pipe. For small messages {small_lead_en}: an 8-byte round trip "
+         f"costs {us(shm8)} against {us(pipe8)} for a pipe. A small message "
+         f"costs the wake-up of the process that waits for it, and a "
+         f"semaphore wakes it through the kernel just as a pipe does.",
          f"큰 메시지라면 "
          f"{'그렇습니다' if shm_big > f.thr(best_key) else '이번 실행에서는 아닙니다'}. "
-         f"CPU 둘에서 64 KiB일 때 세마포어를 쓴 공유 "
-         f"메모리는 {gbs(shm_big)}를 옮겼고, 이는 여기서 가장 빠른 메시지 전달 "
-         f"메커니즘({best_ko}, {gbs(f.thr(best_key))})의 "
+         f"CPU 둘에서 64 KiB일 때 세마포어를 쓴 공유 메모리는 {gbs(shm_big)}를 "
+         f"옮겨, 가장 빠른 메시지 전달({best_ko})의 "
          f"{bae(shm_big, f.thr(best_key))}, 파이프의 {bae(shm_big, pipe_big)}"
-         f"입니다. 작은 메시지라면 {small_lead_ko}. 공유 메모리로 8바이트를 "
-         f"왕복하는 비용은 {small_ko}. 작은 메시지의 비용은 기다리는 프로세스를 깨우는 "
-         f"일이고, 세마포어도 파이프처럼 커널을 거쳐 깨웁니다."),
-        ([f"Message passing copies every byte twice through the kernel "
+         f"였습니다. 작은 메시지라면 {small_lead_ko}. 8바이트 왕복이 {us(shm8)} "
+         f"대 파이프 {us(pipe8)}입니다. 작은 메시지의 비용은 기다리는 프로세스를 "
+         f"깨우는 일이고, 세마포어도 파이프처럼 커널을 거쳐 깨웁니다."),
+        ([f"The small-message figures in full: an 8-byte round trip through "
+          f"shared memory costs {small_en}.",
+          f"Message passing copies every byte twice through the kernel "
           f"(sender to kernel buffer, kernel buffer to receiver) and makes a "
           f"system call on each side per message; the shared-memory stream "
           f"copies into a slot and out of it with plain loads and stores, "
@@ -903,14 +902,16 @@ def claims_section(r):
           f"are as large as the messages: the kata's own "
           f"RingBuffer, with 64-byte slots, is slower than every other "
           f"mechanism at 64 KiB ([Q5](#q5))."],
-         [f"메시지 전달은 모든 바이트를 커널을 거쳐 두 번 복사하고(보내는 쪽에서 "
-          f"커널 버퍼로, 커널 버퍼에서 받는 쪽으로), 메시지마다 양쪽에서 시스템 "
+         [f"작은 메시지의 수치를 모두 적으면, 공유 메모리로 8바이트를 왕복하는 "
+          f"비용은 {small_ko}.",
+          f"메시지 전달은 모든 바이트를 커널을 거쳐 두 번 복사하고(송신자에게서 "
+          f"커널 버퍼로, 커널 버퍼에서 수신자에게로), 메시지마다 양쪽에서 시스템 "
           f"콜을 합니다. 공유 메모리 스트림은 평범한 읽기·쓰기로 슬롯에 넣고 "
           f"꺼내며, 한쪽이 잠들어야 할 때만 커널에 들어갑니다.",
           f"비싼 것은 잠든 프로세스를 깨우는 일이고, 두 모델 모두 그 값을 "
           f"치릅니다. `sem_post`는 기다리는 프로세스를 발견하면 "
           f"`futex(FUTEX_WAKE)`를 부르고, 파이프의 `write`는 `read`에서 잠든 "
-          f"reader를 깨웁니다. 어느 쪽이든 스케줄러가 깨어난 프로세스를 "
+          f"읽는 쪽을 깨웁니다. 어느 쪽이든 스케줄러가 깨어난 프로세스를 "
           f"실행해야 합니다.",
           f"잠들기를 없애면 비용이 무너집니다. 공유 캐시 라인 하나에서 바쁘게 "
           f"기다리는 두 프로세스는 8바이트 왕복을 {us(spin8)}에 끝내어 "
@@ -971,22 +972,20 @@ def claims_section(r):
     out.append(question(
         2, "q2", "Unix-domain socket or TCP over loopback: what does TCP cost?",
         "유닉스 도메인 소켓과 루프백 TCP: TCP의 비용은 얼마입니까?",
-        (f"Measured with the same code path (the sockets kata serves both), "
-         f"an 8-byte round trip took {us(tcp8)} over TCP and {us(unix8)} "
-         f"over a Unix socket across two CPUs "
-         f"({quotient(tcp8, unix8, 'TCP', 'Unix')}), {us(tcp8s)} and "
-         f"{us(unix8s)} on one CPU ({quotient(tcp8s, unix8s, 'TCP', 'Unix')}); "
-         f"at 64 KiB a Unix socket moved {gbs(unix_big)} and TCP "
-         f"{gbs(tcp_big)} across two CPUs, {gbs(unix_bigs)} and "
-         f"{gbs(tcp_bigs)} on one. {tcp_verdict_en}",
-         f"같은 코드 경로(소켓 카타가 둘 다 처리합니다)로 재면, CPU 둘에서 "
-         f"8바이트 왕복은 TCP가 {us(tcp8)}, 유닉스 소켓이 {us(unix8)}"
-         f"({quotient(tcp8, unix8, 'TCP', 'Unix')}), CPU 하나에서는 "
+        (f"Measured through the same code (the sockets kata serves both), an "
+         f"8-byte round trip took {us(tcp8)} over TCP and {us(unix8)} over a "
+         f"Unix socket across two CPUs, {us(tcp8s)} and {us(unix8s)} on one "
+         f"CPU ({quotient(tcp8s, unix8s, 'TCP', 'Unix')}); at 64 KiB across "
+         f"two CPUs a Unix socket moved {gbs(unix_big)} and TCP "
+         f"{gbs(tcp_big)}. {tcp_verdict_en}",
+         f"같은 코드(소켓 카타가 둘 다 처리합니다)로 재면, 8바이트 왕복은 CPU "
+         f"둘에서 TCP {us(tcp8)}, 유닉스 소켓 {us(unix8)}, CPU 하나에서 "
          f"{us(tcp8s)}와 {us(unix8s)}({quotient(tcp8s, unix8s, 'TCP', 'Unix')})"
          f"였습니다. 64 KiB는 CPU 둘에서 유닉스 소켓이 {gbs(unix_big)}, TCP가 "
-         f"{gbs(tcp_big)}, CPU 하나에서 {gbs(unix_bigs)}와 {gbs(tcp_bigs)}를 "
-         f"옮겼습니다. {tcp_verdict_ko}"),
-        (["A Unix socket puts the bytes straight into the peer socket's "
+         f"{gbs(tcp_big)}를 옮겼습니다. {tcp_verdict_ko}"),
+        ([f"On one CPU, 64 KiB moved at {gbs(unix_bigs)} over a Unix socket "
+          f"and {gbs(tcp_bigs)} over TCP.",
+          "A Unix socket puts the bytes straight into the peer socket's "
           "receive queue. Loopback TCP still builds segments with headers, "
           "passes them through the IP layer and the loopback device, "
           "acknowledges them and runs its flow and congestion control, all "
@@ -1000,7 +999,9 @@ def claims_section(r):
           "algorithm would hold a small frame back while an earlier one is "
           "unacknowledged, and the round trips would measure the delayed-ACK "
           "timer instead."],
-         ["유닉스 소켓은 바이트를 상대 소켓의 수신 큐에 바로 넣습니다. 루프백 "
+         [f"CPU 하나에서 64 KiB는 유닉스 소켓이 {gbs(unix_bigs)}, TCP가 "
+          f"{gbs(tcp_bigs)}를 옮겼습니다.",
+          "유닉스 소켓은 바이트를 상대 소켓의 수신 큐에 바로 넣습니다. 루프백 "
           "TCP는 메시지마다 여전히 헤더가 붙은 세그먼트를 만들고, IP 계층과 루프백 "
           "장치를 거쳐 보내고, ACK를 보내고, 흐름 제어와 혼잡 제어를 돌립니다. "
           "모두 커널 안의 일입니다.",
@@ -1050,23 +1051,23 @@ def claims_section(r):
          f"and {us(same8['pipe'])} on one ({fmt(pipe_ratio, 2)}×). On one CPU "
          f"the writer's `write` makes the reader runnable and the scheduler "
          f"switches to it; across CPUs the other CPU, idle and halted, must "
-         f"be woken by an interrupt first. Across two CPUs every blocking "
-         f"mechanism's 8-byte round trip lies between "
-         f"{us(split8[low_key])} and {us(split8[high_key])}"
-         + (": the placement moves the cost more than the choice of "
-            "mechanism." if placement_wins else
-            ", a spread as large as the placement's effect."),
-         f"건네줄 때마다 다른 CPU에 있는 프로세스를 깨워야 하기 때문입니다. "
-         f"8바이트 파이프 왕복은 CPU 둘에서 {us(split8['pipe'])}, 하나에서 "
+         f"first be woken by an interrupt"
+         + (", so the placement moves the cost more than the choice of "
+            "mechanism." if placement_wins else "."),
+         f"건네줄 때마다 다른 CPU의 프로세스를 깨워야 하기 때문입니다. 8바이트 "
+         f"파이프 왕복은 CPU 둘에서 {us(split8['pipe'])}, 하나에서 "
          f"{us(same8['pipe'])}였습니다({fmt(pipe_ratio, 2)}배). CPU 하나에서는 "
-         f"writer의 `write`가 reader를 실행 가능하게 만들고 스케줄러가 그쪽으로 "
-         f"전환합니다. CPU가 다르면, 쉬느라 멈춰 있던 다른 CPU를 먼저 인터럽트로 "
-         f"깨워야 합니다. CPU 둘에서 블록하는 모든 메커니즘의 8바이트 왕복은 "
-         f"{us(split8[low_key])}에서 {us(split8[high_key])} 사이입니다. "
-         + ("메커니즘을 고르는 것보다 어디서 도는지가 비용을 더 크게 바꿉니다."
-            if placement_wins else
-            "이 폭은 어디서 도는지에 따른 차이만큼 큽니다.")),
-        ([f"On one CPU the mechanisms spread out by their own work: "
+         f"쓰는 쪽의 `write`가 읽는 쪽을 실행 가능하게 만들고 스케줄러가 그리로 "
+         f"전환하지만, CPU가 다르면 쉬며 멈춰 있던 CPU를 먼저 인터럽트로 깨워야 "
+         f"합니다"
+         + (". 그래서 메커니즘보다 어디서 도는지가 비용을 더 바꿉니다."
+            if placement_wins else ".")),
+        ([f"Across two CPUs every blocking mechanism's 8-byte round trip lies "
+          f"between {us(split8[low_key])} and {us(split8[high_key])}"
+          + (": the placement moves the cost more than the choice of "
+             "mechanism." if placement_wins else
+             ", a spread as large as the placement's effect."),
+          f"On one CPU the mechanisms spread out by their own work: "
           + ", ".join(f"{mechanism_names(k)[0]} {us(same8[k])}"
                       for k in blocking) + ".",
           (f"Bulk data shows it too: a 64 KiB pipe stream moved "
@@ -1084,18 +1085,23 @@ def claims_section(r):
           "hypervisor, which makes the cross-CPU wake-up slower still than "
           "on bare metal. The figures here come from the machine described "
           "above; compare the ratios, not the absolute numbers."],
-         [f"CPU 하나에서는 메커니즘이 자기 작업량대로 벌어집니다. "
+         [f"CPU 둘에서 블록하는 모든 메커니즘의 8바이트 왕복은 "
+          f"{us(split8[low_key])}에서 {us(split8[high_key])} 사이입니다. "
+          + ("메커니즘을 고르는 것보다 어디서 도는지가 비용을 더 크게 바꿉니다."
+             if placement_wins else
+             "이 폭은 어디서 도는지에 따른 차이만큼 큽니다."),
+          f"CPU 하나에서는 메커니즘이 자기 작업량대로 벌어집니다. "
           + ", ".join(f"{mechanism_names(k)[1]} {us(same8[k])}"
                       for k in blocking) + ".",
           (f"대량 데이터에서도 보입니다. 64 KiB 파이프 스트림은 CPU 둘에서 "
            f"{gbs(pipe_thr_split)}, 하나에서 {gbs(pipe_thr_same)}를 옮겼습니다. "
            f"64 KiB 메시지는 파이프의 기본 64 KiB 버퍼를 가득 채우므로, CPU가 "
-           f"다르면 거의 모든 메시지에서 writer는 reader를, reader는 writer를 "
+           f"다르면 거의 모든 메시지에서 쓰는 쪽은 읽는 쪽을, 읽는 쪽은 쓰는 쪽을 "
            f"기다리고, 그 기다림은 매번 CPU 사이 깨우기로 끝납니다. CPU 하나에서는 "
            f"전환이 훨씬 쌉니다."
            if pipe_thr_same > pipe_thr_split else
            f"대량 데이터는 반대로 갈 수 있습니다. 64 KiB 파이프 스트림은 CPU "
-           f"둘에서 {gbs(pipe_thr_split)}, writer와 reader가 동시에 돌 수 없는 "
+           f"둘에서 {gbs(pipe_thr_split)}, 쓰는 쪽과 읽는 쪽이 동시에 돌 수 없는 "
            f"CPU 하나에서 {gbs(pipe_thr_same)}를 옮겼습니다."),
           "가상 머신에서는 쉬고 있는 가상 CPU를 깨우는 일이 하이퍼바이저를 "
           "거치므로, CPU 사이 깨우기가 실제 하드웨어보다도 더 느립니다. 이 수치는 "
@@ -1138,7 +1144,7 @@ def claims_section(r):
                    "queue's ten messages let both sides run at once, and the "
                    "System V queue's two barely do.")
         bulk_ko = ("파이프는 둘 사이에 있습니다. 64 KiB 메시지 하나가 파이프의 기본 "
-                   "64 KiB 버퍼를 채우므로 메시지마다 writer와 reader가 서로를 "
+                   "64 KiB 버퍼를 채우므로 메시지마다 쓰는 쪽과 읽는 쪽이 서로를 "
                    "기다리지만, POSIX 큐는 메시지 열 개를 담아 양쪽이 함께 돌 수 있고, "
                    "두 개만 담는 System V 큐는 거의 그러지 못합니다.")
     elif max(posix_big, sysv_big) < pipe_big:
@@ -1154,35 +1160,38 @@ def claims_section(r):
         "메시지 큐는 파이프보다 느립니까?",
         (f"Not for small messages: an 8-byte round trip took {us(sysv8)} "
          f"(System V) and {us(posix8)} (POSIX) against {us(pipe8)} for a pipe "
-         f"across two CPUs, and {us(sysv8s)}, {us(posix8s)} and "
-         f"{us(pipe8s)} on one CPU"
-         f"{' — about the same' if queues_close else ''}. Keeping message "
-         f"boundaries and types costs little next to the system call and the "
-         f"wake-up. For bulk data the limits shape the result: a message "
-         f"holds at most 8 KiB by default, so 64 KiB travel as eight "
-         f"messages, and a System V queue holds only 16 KiB (two of them) "
-         f"where a POSIX queue holds ten. Across two CPUs 64 KiB moved at "
-         f"{gbs(sysv_big)} (System V) and {gbs(posix_big)} (POSIX), against "
-         f"{gbs(pipe_big)} for a pipe and {gbs(unix_big)} for a Unix "
-         f"socket. {bulk_en}",
-         f"작은 메시지라면 아닙니다. CPU 둘에서 8바이트 왕복은 System V가 "
-         f"{us(sysv8)}, POSIX가 {us(posix8)}, 파이프가 {us(pipe8)}였고, CPU "
-         f"하나에서는 {us(sysv8s)}, {us(posix8s)}, {us(pipe8s)}였습니다"
-         f"{'(거의 같습니다)' if queues_close else ''}. 메시지 경계와 타입을 "
-         f"지키는 비용은 시스템 콜과 깨우기에 비하면 작습니다. 대량 데이터에서는 "
-         f"한계가 결과를 빚습니다. 메시지 하나는 기본적으로 최대 8 KiB이므로 "
-         f"64 KiB는 메시지 여덟 개로 가고, System V 큐는 16 KiB(메시지 두 개)만 "
-         f"담는 데 비해 POSIX 큐는 열 개를 담습니다. CPU 둘에서 64 KiB는 System V가 "
-         f"{gbs(sysv_big)}, POSIX가 {gbs(posix_big)}, 파이프가 {gbs(pipe_big)}, "
-         f"유닉스 소켓이 {gbs(unix_big)}로 옮겼습니다. {bulk_ko}"),
-        (["A queue copies each message into a kernel buffer on send and out "
+         f"across two CPUs{', about the same' if queues_close else ''}. "
+         f"For bulk data the limits decide: a message holds "
+         f"at most 8 KiB by default and a System V queue only 16 KiB, so "
+         f"64 KiB moved at {gbs(sysv_big)} (System V) and {gbs(posix_big)} "
+         f"(POSIX) against {gbs(pipe_big)} for a pipe.",
+         f"작은 메시지라면 아닙니다. CPU 둘에서 8바이트 왕복은 System V "
+         f"{us(sysv8)}, POSIX {us(posix8)}, 파이프 {us(pipe8)}였습니다"
+         f"{'(거의 같습니다)' if queues_close else ''}. 대량 데이터는 한계가 "
+         f"좌우합니다. 메시지 하나는 기본 8 KiB까지, System V 큐는 16 KiB까지만 "
+         f"담아서, 64 KiB를 System V는 {gbs(sysv_big)}, POSIX는 "
+         f"{gbs(posix_big)}, 파이프는 {gbs(pipe_big)}로 옮겼습니다."),
+        (["Keeping message boundaries and types costs little next to the "
+          "system call and the wake-up that every message pays anyway.",
+          f"The rest of the figures: on one CPU the 8-byte round trips took "
+          f"{us(sysv8s)}, {us(posix8s)} and {us(pipe8s)}; across two CPUs a "
+          f"Unix socket moved 64 KiB at {gbs(unix_big)}. So 64 KiB travel as "
+          f"eight messages, and a System V queue holds two of them where a "
+          f"POSIX queue holds ten. {bulk_en}",
+          "A queue copies each message into a kernel buffer on send and out "
           "of it on receive, exactly like a pipe; what it adds is a small "
           "header per message and the bookkeeping of types or priorities.",
           "The limits are system settings (`kernel.msgmax`, `kernel.msgmnb`, "
           "`fs.mqueue.msgsize_max`, `fs.mqueue.msg_max`); an administrator "
           "can raise them, an unprivileged program cannot, so the suite "
           "measures the defaults."],
-         ["큐는 파이프와 똑같이 보낼 때 메시지를 커널 버퍼로 복사하고 받을 때 "
+         ["메시지 경계와 타입을 지키는 비용은 어차피 메시지마다 치르는 시스템 "
+          "콜과 깨우기에 비하면 작습니다.",
+          f"나머지 수치: CPU 하나에서 8바이트 왕복은 {us(sysv8s)}, "
+          f"{us(posix8s)}, {us(pipe8s)}였고, CPU 둘에서 유닉스 소켓은 64 KiB를 "
+          f"{gbs(unix_big)}로 옮겼습니다. 64 KiB는 메시지 여덟 개로 가고, System V "
+          f"큐는 그중 두 개만, POSIX 큐는 열 개를 담습니다. {bulk_ko}",
+          "큐는 파이프와 똑같이 보낼 때 메시지를 커널 버퍼로 복사하고 받을 때 "
           "꺼내 복사합니다. 더해지는 것은 메시지마다 붙는 작은 헤더와 타입이나 "
           "우선순위를 관리하는 일입니다.",
           "한계는 시스템 설정입니다(`kernel.msgmax`, `kernel.msgmnb`, "
@@ -1195,7 +1204,7 @@ def claims_section(r):
            "processes share one channel, or when a message must wait for a "
            "receiver that does not exist yet.",
            "메시지가 경계를 지켜야 할 때, 여러 프로세스가 통로 하나를 함께 쓸 때, "
-           "아직 없는 receiver를 메시지가 기다려야 할 때입니다."))],
+           "아직 없는 수신자를 메시지가 기다려야 할 때입니다."))],
         [("Message queues are slow because the kernel keeps the messages.",
           "a pipe's bytes sit in the kernel too; for small messages the two "
           "cost about the same, and for large ones the queue's size limits "

@@ -11,11 +11,17 @@
               short and a deeper answer in both languages (plus follow-ups and
               a misconception, or sources, by its kind) and a proof section
               linking a test, demo or benchmark of the repository;
+  30 seconds  every "30-second answer" fits in 30 seconds: at most 80 English
+              words and 250 Korean characters (spaces and code counted, as
+              rendered); the rest belongs in "Deeper";
+  glossary    no Korean sentence in docs/ uses a word that docs/glossary.md
+              lists under "avoid" (the notes' one word for each idea);
   mermaid     every ```mermaid block parses with the mermaid package itself
               (tools/mermaid, under jsdom), which must also reject a broken
               diagram, so the check cannot pass by not parsing;
-  notes tool  the Markdown reader these checks and tools/drill share passes
-              its own unit tests (tools/notes_test.py).
+  notes tool  the Markdown reader these checks and tools/drill share, and
+              these checks themselves, pass their unit tests
+              (tools/notes_test.py, tools/docs_check_test.py).
 
 The gate adds one more: every README or docs anchor that a test printed in a
 hint line resolves (check_hint_anchors).
@@ -31,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import unittest
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import notes  # noqa: E402
@@ -42,6 +49,10 @@ SOURCE_SUFFIXES = (".cc", ".c", ".h")
 # A proof is a test, a demo or a benchmark of this repository.
 PROOF = re.compile(r"^(tests/|bench/|solutions/[^/]+/demo|docs/benchmarks\.md$)")
 MAX_SHOWN = 25  # problems listed per check
+# What a 30-second answer may hold: about what one says in 30 seconds.
+MAX_ENGLISH_WORDS = 80
+MAX_KOREAN_CHARACTERS = 250
+GLOSSARY = "docs/glossary.md"
 
 
 class Context:
@@ -206,6 +217,203 @@ def question_problems(context, question):
     return problems
 
 
+# ------------------------------------------------------ 30-second answers
+
+
+_ITEM_MARKER = re.compile(r"^\s*([-*+]|\d+\.)\s+")
+
+
+def _segments(line):
+    """Parts of one line with their language: a line may hold both, as a
+    caption "English / 한국어" does. Splits at " / " outside code spans and
+    link targets; a part without letters takes the line's language."""
+    masked = notes.mask_for_language(line)
+    line_lang = notes.line_language(masked) or "en"
+    cuts = [m.start() for m in re.finditer(r" / ", masked)]
+    parts, start = [], 0
+    for cut in cuts + [len(line)]:
+        parts.append((line[start:cut], masked[start:cut]))
+        start = cut + 3
+    return [(original, notes.line_language(hidden) or line_lang)
+            for original, hidden in parts]
+
+
+def short_answer_size(section):
+    """(English words, Korean characters) of a short answer, as rendered:
+    code spans count with their text, link targets and Markdown marks do
+    not, and each run of spaces or line breaks counts as one space."""
+    english, korean = [], []
+    for block in section.blocks:
+        if block.kind in ("code", "table"):
+            continue
+        for index, line in enumerate(block.lines):
+            if index == 0:
+                line = _ITEM_MARKER.sub("", line)
+            for part, lang in _segments(line):
+                text = notes.inline_text(part).strip()
+                if text:
+                    (korean if lang == "ko" else english).append(text)
+    words = len(" ".join(english).split())
+    characters = len(" ".join(" ".join(korean).split()))
+    return words, characters
+
+
+def short_answer_problems(question):
+    """Why a question's 30-second answer is too long to say in 30 s."""
+    short = question.section("short")
+    if short is None or short.label_en.lower() != "30-second answer":
+        return []
+    words, characters = short_answer_size(short)
+    problems = []
+    if words > MAX_ENGLISH_WORDS:
+        problems.append(f"the 30-second answer has {words} English words "
+                        f"(at most {MAX_ENGLISH_WORDS}): move the rest to "
+                        f"\"Deeper\"")
+    if characters > MAX_KOREAN_CHARACTERS:
+        problems.append(f"the 30-second answer has {characters} Korean "
+                        f"characters (at most {MAX_KOREAN_CHARACTERS}, "
+                        f"spaces included): move the rest to \"Deeper\"")
+    return problems
+
+
+def check_short_answers(context, report):
+    problems, count = [], 0
+    for path in notes.note_files():
+        for question in notes.questions(context.doc(path)):
+            short = question.section("short")
+            if short is None or short.label_en.lower() != "30-second answer":
+                continue
+            count += 1
+            where = (f"{path}:{short.line}: {question.ident} "
+                     f"\"{question.title_en}\"")
+            problems += [f"{where}: {p}" for p in short_answer_problems(question)]
+    report(not problems, "docs 30 s",
+           f"{count} 30-second answers within {MAX_ENGLISH_WORDS} English "
+           f"words and {MAX_KOREAN_CHARACTERS} Korean characters"
+           if not problems else _listing(problems))
+
+
+# ---------------------------------------------------------------- glossary
+
+
+@dataclass
+class Term:
+    english: str
+    korean: str
+    avoid: list
+    line: int
+
+
+def _cells(line):
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def glossary_terms(doc):
+    """The rows of the glossary's tables: (English, the Korean the notes use,
+    the variants they avoid). The columns are found by their headers: the
+    first is the English term, one header says "Korean", one says "avoid";
+    variants are separated by commas and may be in code spans."""
+    terms = []
+    header = None
+    for number, line in enumerate(doc.lines, 1):
+        if doc.in_code[number - 1] or not line.lstrip().startswith("|"):
+            header = None
+            continue
+        cells = _cells(line)
+        if header is None:
+            header = [cell.lower() for cell in cells]
+            continue
+        if all(re.fullmatch(r":?-+:?", cell) for cell in cells):
+            continue
+        korean = next((i for i, h in enumerate(header) if "korean" in h), None)
+        avoid = next((i for i, h in enumerate(header) if "avoid" in h), None)
+        if korean is None or avoid is None or len(cells) <= max(korean, avoid):
+            continue
+        variants = [v.strip().strip("`").strip()
+                    for v in cells[avoid].split(",")]
+        variants = [v for v in variants if v and v not in ("-", "–", "—")]
+        terms.append(Term(notes.inline_text(cells[0]).strip(),
+                          notes.inline_text(cells[korean]).strip(),
+                          variants, number))
+    return terms
+
+
+_GLOSS = re.compile(r"\([^()\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]*\)")
+
+
+def _variant_pattern(variant):
+    if notes.has_hangul(variant):
+        # Korean has no word boundaries; a variant may not begin mid-word.
+        return re.compile(r"(?<![\uac00-\ud7a3])" + re.escape(variant))
+    # A Latin word ends where Latin letters end: "reader에게" holds "reader".
+    return re.compile(r"(?<![A-Za-z0-9_-])" + re.escape(variant) +
+                      r"(?![A-Za-z0-9_-])", re.IGNORECASE)
+
+
+def avoided_uses(doc, terms):
+    """(line, variant, term) for each avoided variant in a Korean sentence of
+    `doc`. Code, link targets, tags and a gloss in parentheses with no
+    Korean in it ("하프 클로즈(half-close)") are not read."""
+    patterns = [(term, variant, _variant_pattern(variant))
+                for term in terms for variant in term.avoid]
+    # A variant may be part of a word the notes do use: 세마포 in 세마포어.
+    used = [word.strip() for term in terms
+            for word in re.split(r"[(),/]", term.korean) if word.strip()]
+
+    def excused(text, start, variant):
+        for word in used:
+            offset = word.find(variant)
+            if offset >= 0 and text.startswith(word, start - offset):
+                return True
+        return False
+
+    found = []
+    for number, line in enumerate(doc.lines, 1):
+        if doc.in_code[number - 1] or not notes.has_hangul(line):
+            continue
+        masked = _GLOSS.sub(lambda m: " " * len(m.group(0)),
+                            notes.mask_for_language(line))
+        # A follow-up puts its Korean question and English answer on one
+        # line ("... / 한국어 질문?* The answer"): judge each piece alone.
+        pieces = [part for cell in masked.split("|")
+                  for segment in cell.split(" / ")
+                  for part in re.split(r"\?\*", segment)]
+        for part in pieces:
+            korean = notes.line_language(part) == "ko"
+            for term, variant, pattern in patterns:
+                # A Korean word is Korean wherever it stands ("SIGPIPE, EPIPE,
+                # 반쪽 닫기" is mostly Latin); an English word only counts
+                # inside Korean sentences.
+                if not korean and not notes.has_hangul(variant):
+                    continue
+                if any(not excused(part, match.start(), variant)
+                       for match in pattern.finditer(part)):
+                    found.append((number, variant, term))
+    return found
+
+
+def check_glossary(context, report):
+    if not context.exists(GLOSSARY):
+        report(False, "docs glossary", f"{GLOSSARY} is missing")
+        return
+    terms = glossary_terms(context.doc(GLOSSARY))
+    problems = [f"{GLOSSARY}:{term.line}: {term.english}: no Korean term"
+                for term in terms if not term.korean]
+    count = 0
+    for path in notes.note_files():
+        if path == GLOSSARY:
+            continue
+        count += 1
+        for number, variant, term in avoided_uses(context.doc(path), terms):
+            problems.append(f"{path}:{number}: \"{variant}\" is on the "
+                            f"glossary's avoid list: write \"{term.korean}\" "
+                            f"({term.english}; {GLOSSARY}:{term.line})")
+    avoided = sum(len(term.avoid) for term in terms)
+    report(not problems, "docs glossary",
+           f"{len(terms)} terms, {avoided} avoided variants, none in the "
+           f"Korean of {count} notes" if not problems else _listing(problems))
+
+
 def check_mermaid(context, report):
     diagrams = []
     for path in context.markdown_files():
@@ -248,14 +456,17 @@ def check_mermaid(context, report):
 
 def check_notes_tool(report):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import docs_check_test  # noqa: E402
     import notes_test  # noqa: E402
-    suite = unittest.defaultTestLoader.loadTestsFromModule(notes_test)
+    loader = unittest.defaultTestLoader
+    suite = unittest.TestSuite([loader.loadTestsFromModule(notes_test),
+                                loader.loadTestsFromModule(docs_check_test)])
     stream = io.StringIO()
     result = unittest.TextTestRunner(stream=stream, verbosity=0).run(suite)
     ok = result.wasSuccessful()
-    report(ok, "docs tools", f"tools/notes_test.py: {result.testsRun} unit "
-           f"tests of the Markdown reader pass" if ok else
-           stream.getvalue().strip()[-1500:])
+    report(ok, "docs tools", f"tools/notes_test.py, tools/docs_check_test.py: "
+           f"{result.testsRun} unit tests of the Markdown reader and of these "
+           f"checks pass" if ok else stream.getvalue().strip()[-1500:])
 
 
 _HINT_ANCHOR = re.compile(r"\bread ([\w./-]+\.md)#([^\s)\"']+)")
@@ -297,6 +508,8 @@ def run(report):
     check_links(context, report)
     check_test_names(context, report)
     check_questions(context, report)
+    check_short_answers(context, report)
+    check_glossary(context, report)
     check_mermaid(context, report)
     check_notes_tool(report)
 

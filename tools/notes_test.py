@@ -187,6 +187,18 @@ class QuestionsTest(unittest.TestCase):
                           notes.split_languages(rest.strip().split("\n"))],
                          ["en", "ko"])
 
+    def test_an_item_that_opens_in_bold_is_no_section_label(self):
+        doc = notes.parse_text("docs/x.md", "\n".join([
+            "### Q8. Which? / 어느 것?", "",
+            "**Deeper / 더 깊이**", "",
+            "- **Logs: a datagram socket.** Each line is one datagram.",
+            "* **로그: 데이터그램 소켓.** 한 줄이 데이터그램 하나입니다.", "",
+            "**Proof / 증거**", "", "- [A.B](t.cc)"]))
+        deep = notes.questions(doc)[0].section("deep")
+        self.assertEqual([b.kind for b in deep.blocks], ["item", "item"])
+        self.assertEqual([s.role for s in notes.questions(doc)[0].sections],
+                         ["deep", "proof"])
+
     def test_topic_names(self):
         self.assertEqual(notes.topic_of("docs/README.md"), "overview")
         self.assertEqual(notes.topic_of("docs/sockets.md"), "sockets")

@@ -23,8 +23,10 @@ if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
 
 # Bazel 4.2.3 and its rules from Debian (see DESIGN section 4 / WORKSPACE),
 # GoogleTest and Google Benchmark sources, the compiler, the real tools some
-# tests and demos talk to (cat, tr, sh, socat, ipcs), and gnuplot, which draws
-# the charts of docs/benchmarks.md (tools/bench).
+# tests and demos talk to (cat, tr, sh, socat, ipcs), gnuplot, which draws
+# the charts of docs/benchmarks.md (tools/bench), and libclang's Python
+# binding, the C++ parser of the mutation tool (tools/mutate; it installs for
+# Debian's /usr/bin/python3).
 # tools/grade needs the first three lines, git (Git and .url submissions)
 # and binutils (nm and objdump for its scans; g++ brings them).
 packages=(
@@ -33,7 +35,7 @@ packages=(
   coreutils socat util-linux procps
 )
 if ((!grading_only)); then
-  packages+=(libbenchmark-dev patch clang-format gnuplot-nox)
+  packages+=(libbenchmark-dev patch clang-format gnuplot-nox python3-clang)
   # npm (for the tools below) may come from another Node.js distribution
   # whose nodejs package conflicts with Debian's npm: only ask if missing.
   command -v npm >/dev/null || packages+=(nodejs npm)

@@ -7,10 +7,12 @@
 //
 //   bazel test //tests/overview:overview_facts_test --test_filter='SysvQueue*'
 //
-// The suites follow the pages: ProcessFacts (why processes need the kernel),
-// SharedMemoryFacts and MessagePassingFacts (the two models), SysvQueueFacts
-// and PosixQueueFacts (what a queue's "number" really is), SocketFacts (where
-// sockets reach and who picks the route).
+// The suites follow the pages: ProcessFacts (why processes need the kernel,
+// and what fork() shares), SharedMemoryFacts and MessagePassingFacts (the two
+// models), SysvQueueFacts and PosixQueueFacts (what a queue's "number" really
+// is, and which namespace holds it), SocketFacts (where sockets reach and who
+// picks the route), SignalIpcFacts (what a signal carries, and how programs
+// turn signals into data they can wait for).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,6 +32,7 @@
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -43,9 +46,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <iterator>
 #include <map>
 #include <new>
@@ -293,6 +298,57 @@ int WaitStatus(pid_t pid, int options = 0) {
   return status;
 }
 
+// A file in Bazel's private TEST_TMPDIR (or /tmp) under a name unique to
+// this run, removed when the object goes away. Only the path is made here.
+class ScopedPath {
+ public:
+  explicit ScopedPath(std::string_view what) {
+    const char* dir = std::getenv("TEST_TMPDIR");
+    path_ = std::string(dir != nullptr ? dir : "/tmp") + kata::UniqueName(what);
+  }
+  ScopedPath(const ScopedPath&) = delete;
+  ScopedPath& operator=(const ScopedPath&) = delete;
+  ~ScopedPath() { unlink(path_.c_str()); }
+
+  const char* c_str() const { return path_.c_str(); }
+
+ private:
+  std::string path_;
+};
+
+// The whole content of a file, read through a new descriptor of its own.
+std::string FileText(const char* path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+// Blocks `signals` in the calling thread while the object lives. A child
+// forked meanwhile starts with them blocked, so that a signal sent to it
+// waits, pending, until the child asks for it: never lost and never fatal
+// before the child is ready. (Nothing here signals the test runner itself.)
+class BlockedSignals {
+ public:
+  explicit BlockedSignals(std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int signal : signals) sigaddset(&set, signal);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  BlockedSignals(const BlockedSignals&) = delete;
+  BlockedSignals& operator=(const BlockedSignals&) = delete;
+  ~BlockedSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
+
+sigset_t SetOf(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : signals) sigaddset(&set, signal);
+  return set;
+}
+
 // -------------------------------------------------- a child without syscalls
 
 // What the errno of a forbidden system call is set to in such a child.
@@ -366,6 +422,66 @@ TEST(ProcessFacts, ChildWritesStayInTheChild) {
   EXPECT_EQ(g_value, 1)
       << "the parent must not see the child's write: after fork each process "
          "has its own memory, so exchanging data needs the kernel (IPC)";
+}
+
+// Tests what fork() shares besides MAP_SHARED memory: the open file
+// description behind each inherited descriptor, and with it the file offset.
+// The child, then the parent, write through one descriptor opened without
+// O_APPEND, and the parent's bytes land after the child's, not over them. The
+// control: a descriptor from a second open() has its own offset (0) and
+// overwrites.
+TEST(ProcessFacts, ForkSharesTheFileOffset) {
+  ScopedPath path("offset");
+  ScopedFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  ASSERT_GE(fd.get(), 0) << "open: " << std::strerror(errno);
+  kata::RunInChild([&] { ASSERT_TRUE(WriteAllBytes(fd.get(), "child;")); });
+  ASSERT_TRUE(WriteAllBytes(fd.get(), "parent;"));
+  EXPECT_EQ(FileText(path.c_str()), "child;parent;")
+      << "one offset, moved by both processes: neither write overwrote the "
+         "other";
+  ScopedFd separate(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_GE(separate.get(), 0) << "open: " << std::strerror(errno);
+  ASSERT_TRUE(WriteAllBytes(separate.get(), "OTHER;"));
+  EXPECT_EQ(FileText(path.c_str()), "OTHER;parent;")
+      << "control: another open() starts at offset 0 and overwrites";
+}
+
+// Tests that the shared open file description also holds the file status
+// flags: the child makes its copy of a pipe's read end non-blocking
+// (F_SETFL), and the parent's descriptor is non-blocking from then on.
+TEST(ProcessFacts, ForkSharesFileStatusFlags) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
+  ScopedFd read_end(fds[0]), write_end(fds[1]);
+  ASSERT_EQ(fcntl(read_end.get(), F_GETFL) & O_NONBLOCK, 0)
+      << "control: a new pipe blocks";
+  kata::RunInChild([&] {
+    const int flags = fcntl(read_end.get(), F_GETFL);
+    ASSERT_EQ(fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK), 0);
+  });
+  ASSERT_NE(fcntl(read_end.get(), F_GETFL) & O_NONBLOCK, 0)
+      << "the child's F_SETFL changed the parent's descriptor too";
+  char byte = 0;
+  errno = 0;
+  EXPECT_EQ(read(read_end.get(), &byte, 1), -1);
+  EXPECT_EQ(errno, EAGAIN) << "the parent's read of the empty pipe no longer "
+                              "waits";
+}
+
+// Tests that fork() shares a System V segment attached before it: the child
+// never calls shmat, yet its stores through the inherited attachment reach
+// the parent.
+TEST(ProcessFacts, ForkSharesSystemVSegmentsAttachedBeforeIt) {
+  const int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+  ASSERT_GE(id, 0) << "shmget: " << std::strerror(errno);
+  void* attached = shmat(id, nullptr, 0);
+  shmctl(id, IPC_RMID, nullptr);  // gone once the last process detaches
+  ASSERT_NE(attached, reinterpret_cast<void*>(-1)) << std::strerror(errno);
+  char* memory = static_cast<char*>(attached);
+  kata::RunInChild([&] { std::strcpy(memory, "through the inherited one"); });
+  EXPECT_STREQ(memory, "through the inherited one")
+      << "the child attached nothing itself";
+  shmdt(attached);
 }
 
 // -------------------------------------------------------- SharedMemoryFacts
@@ -867,6 +983,23 @@ TEST(PosixQueueFacts, DescriptorCanBePolledOnLinux) {
   EXPECT_TRUE(watch.revents & POLLIN) << "a waiting message makes it readable";
 }
 
+// Tests that POSIX queues, like System V objects, belong to an IPC namespace
+// (each one has its own mqueue file system): a process in a new IPC
+// namespace cannot open the queue by its name.
+TEST(PosixQueueFacts, NameMeansNothingInAnotherIpcNamespace) {
+  PosixQueue queue(kata::UniqueName("namespace"), 4, 32);
+  kata::RunInChild([&] {
+    mqd_t own = mq_open(queue.name().c_str(), O_RDONLY);
+    ASSERT_NE(own, static_cast<mqd_t>(-1)) << "found before unshare";
+    mq_close(own);
+    ASSERT_EQ(unshare(CLONE_NEWUSER | CLONE_NEWIPC), 0)
+        << "unshare(CLONE_NEWUSER | CLONE_NEWIPC): " << std::strerror(errno);
+    errno = 0;
+    EXPECT_EQ(mq_open(queue.name().c_str(), O_RDONLY), static_cast<mqd_t>(-1));
+    EXPECT_EQ(errno, ENOENT) << "the name is unknown in the new namespace";
+  });
+}
+
 // ------------------------------------------------------------- SocketFacts
 
 // An IPv4 UDP socket bound to 127.0.0.1 on a port the kernel picks.
@@ -1057,6 +1190,151 @@ TEST(SocketFacts, SeqpacketSocketKeepsMessageBoundaries) {
   ASSERT_EQ(write(one.get(), "def", 3), 3);
   EXPECT_EQ(ReadOnce(other.get()), "abc");
   EXPECT_EQ(ReadOnce(other.get()), "def");
+}
+
+// ---------------------------------------------------------- SignalIpcFacts
+
+// Tests all the data one signal can carry: sigqueue() attaches a single
+// integer (or pointer-sized) value, and the kernel adds the sender's pid.
+TEST(SignalIpcFacts, SigqueueCarriesOneValueAndTheSendersPid) {
+  kata::OnDeadlock("the receiver never got the queued signal");
+  BlockedSignals blocked({SIGRTMIN});
+  kata::SharedText received;
+  kata::Child receiver([&] {
+    const sigset_t wanted = SetOf({SIGRTMIN});
+    siginfo_t info{};
+    const timespec limit{5, 0};
+    ASSERT_EQ(sigtimedwait(&wanted, &info, &limit), SIGRTMIN)
+        << "sigtimedwait: " << std::strerror(errno);
+    received.Store(std::to_string(info.si_value.sival_int) + " from " +
+                   std::to_string(info.si_pid) +
+                   (info.si_code == SI_QUEUE ? " by sigqueue" : ""));
+  });
+  ASSERT_TRUE(kata::WaitUntilBlocked(receiver.pid()));
+  sigval value{};
+  value.sival_int = 42;
+  ASSERT_EQ(sigqueue(receiver.pid(), SIGRTMIN, value), 0)
+      << std::strerror(errno);
+  receiver.Join();
+  EXPECT_EQ(received.Load(),
+            "42 from " + std::to_string(getpid()) + " by sigqueue");
+}
+
+// Tests why signals are no data channel: a standard signal sent three times
+// while it is blocked is pending once (the later ones merge into it, values
+// lost), while a real-time signal queues every send, value and all. The
+// receiver takes what is pending only after all six sends.
+TEST(SignalIpcFacts, StandardSignalsMergeRealTimeSignalsQueue) {
+  kata::OnDeadlock("the receiver never got the go-ahead through its pipe");
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
+  ScopedFd go_read(fds[0]), go_write(fds[1]);
+  BlockedSignals blocked({SIGUSR1, SIGRTMIN});
+  kata::SharedText received;
+  kata::Child receiver([&] {
+    go_write.Reset();
+    ASSERT_EQ(ReadOnce(go_read.get(), 1), "g") << "the go-ahead";
+    const sigset_t both = SetOf({SIGUSR1, SIGRTMIN});
+    const timespec now{0, 0};  // take only what is already pending
+    int standard = 0;
+    std::string real_time_values;
+    siginfo_t info{};
+    for (int signal; (signal = sigtimedwait(&both, &info, &now)) > 0;) {
+      if (signal == SIGUSR1) ++standard;
+      if (signal == SIGRTMIN) {
+        real_time_values += std::to_string(info.si_value.sival_int);
+      }
+    }
+    received.Store("SIGUSR1 x" + std::to_string(standard) + ", SIGRTMIN " +
+                   real_time_values);
+  });
+  ASSERT_TRUE(kata::WaitUntilBlocked(receiver.pid()));
+  for (int i = 1; i <= 3; ++i) {
+    sigval value{};
+    value.sival_int = i;
+    ASSERT_EQ(sigqueue(receiver.pid(), SIGUSR1, value), 0);
+    ASSERT_EQ(sigqueue(receiver.pid(), SIGRTMIN, value), 0);
+  }
+  ASSERT_TRUE(WriteAllBytes(go_write.get(), "g"));
+  receiver.Join();
+  EXPECT_EQ(received.Load(), "SIGUSR1 x1, SIGRTMIN 123")
+      << "three SIGUSR1 arrive as one; the real-time ones queue in order";
+}
+
+int g_self_pipe_write = -1;  // the handler's only state: one descriptor
+
+// The self-pipe handler does one async-signal-safe thing, write(), and keeps
+// errno as it found it for the code it interrupted.
+void WriteToSelfPipe(int) {
+  const int saved = errno;
+  const ssize_t ignored = write(g_self_pipe_write, "s", 1);
+  static_cast<void>(ignored);  // a full pipe already says "a signal came"
+  errno = saved;
+}
+
+// Tests the self-pipe pattern: the handler only writes a byte to a
+// non-blocking pipe, and the main loop, asleep in poll(), finds the pipe
+// readable and does the real work outside the handler. A signal that comes
+// just before poll() is not missed: its byte is already waiting.
+TEST(SignalIpcFacts, SelfPipeTurnsASignalIntoReadableData) {
+  kata::OnDeadlock("the signal never made the self-pipe readable");
+  BlockedSignals blocked({SIGUSR1});
+  kata::SharedText seen;
+  kata::Child loop([&] {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0) << std::strerror(errno);
+    g_self_pipe_write = fds[1];
+    struct sigaction action {};
+    action.sa_handler = WriteToSelfPipe;
+    sigemptyset(&action.sa_mask);
+    ASSERT_EQ(sigaction(SIGUSR1, &action, nullptr), 0);
+    const sigset_t usr1 = SetOf({SIGUSR1});
+    sigprocmask(SIG_UNBLOCK, &usr1, nullptr);  // the handler is in place
+    pollfd watch{fds[0], POLLIN, 0};
+    int ready;
+    while ((ready = poll(&watch, 1, 5000)) < 0 && errno == EINTR) {
+    }
+    ASSERT_EQ(ready, 1) << "poll: " << std::strerror(errno);
+    char byte = 0;
+    ASSERT_EQ(read(fds[0], &byte, 1), 1);
+    seen.Store(std::string("woken by the byte ") + byte);
+  });
+  ASSERT_TRUE(kata::WaitUntilBlocked(loop.pid()));
+  ASSERT_EQ(kill(loop.pid(), SIGUSR1), 0);
+  loop.Join();
+  EXPECT_EQ(seen.Load(), "woken by the byte s");
+}
+
+// Tests signalfd (Linux): with the signal blocked, a signalfd descriptor
+// turns each pending signal into a read() of a struct that holds the signal,
+// the sender's pid and the sigqueue value, and it can wait in poll() beside
+// pipes and sockets. No handler runs at all.
+TEST(SignalIpcFacts, SignalfdReadsASignalAsData) {
+  kata::OnDeadlock("the signalfd reader never got the signal");
+  BlockedSignals blocked({SIGRTMIN});
+  kata::SharedText seen;
+  kata::Child reader([&] {
+    const sigset_t wanted = SetOf({SIGRTMIN});
+    ScopedFd fd(signalfd(-1, &wanted, SFD_CLOEXEC));
+    ASSERT_GE(fd.get(), 0) << "signalfd: " << std::strerror(errno);
+    signalfd_siginfo info{};
+    ASSERT_EQ(read(fd.get(), &info, sizeof(info)),
+              static_cast<ssize_t>(sizeof(info)))
+        << std::strerror(errno);
+    seen.Store("signal " +
+               std::string(static_cast<int>(info.ssi_signo) == SIGRTMIN
+                               ? "SIGRTMIN"
+                               : std::to_string(info.ssi_signo)) +
+               ", value " + std::to_string(info.ssi_int) + ", from " +
+               std::to_string(info.ssi_pid));
+  });
+  ASSERT_TRUE(kata::WaitUntilBlocked(reader.pid()));
+  sigval value{};
+  value.sival_int = 7;
+  ASSERT_EQ(sigqueue(reader.pid(), SIGRTMIN, value), 0);
+  reader.Join();
+  EXPECT_EQ(seen.Load(),
+            "signal SIGRTMIN, value 7, from " + std::to_string(getpid()));
 }
 
 }  // namespace

@@ -764,6 +764,8 @@ TEST(ForkFacts, ExitInAChildRepeatsTheParentsCleanup) {
     ASSERT_GE(with_exit, 0);
     if (with_exit == 0) std::exit(0);
     ASSERT_EQ(waitpid(with_exit, nullptr, 0), with_exit);
+    // The runner noticed (and would report it as a mistake elsewhere).
+    EXPECT_EQ(kata::TakeChildThatCalledExit(), with_exit);
     EXPECT_EQ(ReadWhatIsThere(pipe.read_fd), "[atexit handler][buffered line]")
         << "exit() in the child should run the inherited handler, then flush "
            "the inherited copy of the buffer";

@@ -10,16 +10,22 @@
 //
 // Some facts are Linux's or glibc's rather than POSIX's (that a POSIX object
 // is a file in /dev/shm, what pshared = 0 does to a waiter in another
-// process); docs/shared_memory.md says which.
+// process); docs/shared_memory.md says which. The suites: ShmFacts (POSIX
+// objects), SemaphoreFacts (POSIX semaphores and process-shared mutexes),
+// SysvShmFacts (System V segments), SysvSemaphoreFacts (SEM_UNDO) and
+// FileMappingFacts (mmap of a regular file, for comparison with shm_open).
 
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -28,6 +34,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <new>
@@ -190,6 +197,114 @@ class Handler {
   struct sigaction old_ {};
 };
 
+// Reads a small file such as a /proc/sys entry; "" if it cannot be read.
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Writes `text` to an existing file such as a /proc/sys entry.
+bool WriteFile(const std::string& path, std::string_view text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool written =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return written;
+}
+
+// For a forked child: moves it into new namespaces (`kinds`, e.g.
+// CLONE_NEWIPC) inside a new user namespace, where it is root (its uid and
+// gid are mapped to 0). No privilege is needed, and being root of that user
+// namespace lets it set the new IPC namespace's sysctls and mount file
+// systems in a new mount namespace, as a container's root can. Returns ""
+// or what failed.
+std::string EnterOwnNamespaces(int kinds) {
+  const std::string uid = std::to_string(getuid());
+  const std::string gid = std::to_string(getgid());
+  if (unshare(CLONE_NEWUSER | kinds) != 0) {
+    return std::string("unshare: ") + std::strerror(errno);
+  }
+  if (!WriteFile("/proc/self/uid_map", "0 " + uid + " 1") ||
+      !WriteFile("/proc/self/setgroups", "deny") ||
+      !WriteFile("/proc/self/gid_map", "0 " + gid + " 1")) {
+    return std::string("writing the id maps: ") + std::strerror(errno);
+  }
+  return "";
+}
+
+// A regular file of `size` bytes for one test, removed when done: what a
+// POSIX shared memory object is compared with. It lives in Bazel's private
+// TEST_TMPDIR, or in /tmp under a name unique to this run.
+class TempFile {
+ public:
+  TempFile(std::string_view what, off_t size) {
+    const char* dir = std::getenv("TEST_TMPDIR");
+    path_ = std::string(dir != nullptr ? dir : "/tmp") + kata::UniqueName(what);
+    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              "open(" + path_ + ")");
+    }
+    if (ftruncate(fd_, size) != 0) {
+      throw std::system_error(errno, std::generic_category(), "ftruncate");
+    }
+  }
+  ~TempFile() {
+    if (fd_ >= 0) close(fd_);
+    unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// What semctl's fourth argument is; the caller declares it (see semctl(2)).
+union SemArgument {
+  int val;
+  semid_ds* buf;
+  unsigned short* array;
+};
+
+// A System V semaphore set of one semaphore that starts at `value`, made
+// under a key unique to the run and removed (IPC_RMID) when done.
+class SysvSemaphore {
+ public:
+  explicit SysvSemaphore(int value) {
+    id_ = semget(kata::UniqueSysvKey(), 1, IPC_CREAT | IPC_EXCL | 0600);
+    if (id_ < 0) {
+      throw std::system_error(errno, std::generic_category(), "semget");
+    }
+    SemArgument argument{};
+    argument.val = value;
+    if (semctl(id_, 0, SETVAL, argument) != 0) {
+      throw std::system_error(errno, std::generic_category(), "semctl");
+    }
+  }
+  ~SysvSemaphore() { semctl(id_, 0, IPC_RMID); }
+  SysvSemaphore(const SysvSemaphore&) = delete;
+  SysvSemaphore& operator=(const SysvSemaphore&) = delete;
+
+  int id() const { return id_; }
+  int Value() const { return semctl(id_, 0, GETVAL); }
+  // One semop on the semaphore: `delta` with `flags` (SEM_UNDO, IPC_NOWAIT).
+  int Change(short delta, short flags) const {
+    sembuf operation{0, delta, flags};
+    return semop(id_, &operation, 1);
+  }
+
+ private:
+  int id_ = -1;
+};
+
 // ============================================ POSIX shared memory objects
 
 // Tests that a new object has no bytes until ftruncate gives it some.
@@ -304,6 +419,30 @@ TEST(ShmFacts, ObjectOutlivesItsCreator) {
   }
   close(fd);
   shm_unlink(name.c_str());
+}
+
+// Tests where a POSIX object lives on Linux: in the tmpfs mounted on
+// /dev/shm, not in the IPC namespace. A process in a new IPC namespace still
+// opens it by name; once a fresh tmpfs is mounted on its /dev/shm (in a new
+// mount namespace, as a container gets), the name is unknown there.
+TEST(ShmFacts, ObjectBelongsToTheDevShmMountNotTheIpcNamespace) {
+  Object object("mount", kPage);
+  kata::RunInChild([&] {
+    ASSERT_EQ(EnterOwnNamespaces(CLONE_NEWIPC), "");
+    int fd = shm_open(object.name().c_str(), O_RDWR, 0);
+    EXPECT_GE(fd, 0) << "a new IPC namespace alone still sees /dev/shm: "
+                     << std::strerror(errno);
+    if (fd >= 0) close(fd);
+    ASSERT_EQ(unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+    // Private first, so that nothing mounted here reaches the test runner.
+    ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0)
+        << std::strerror(errno);
+    ASSERT_EQ(mount("tmpfs", "/dev/shm", "tmpfs", 0, "mode=1777"), 0)
+        << "mount tmpfs on /dev/shm: " << std::strerror(errno);
+    errno = 0;
+    EXPECT_EQ(shm_open(object.name().c_str(), O_RDWR, 0), -1);
+    EXPECT_EQ(errno, ENOENT) << "the object is a file of the other tmpfs";
+  });
 }
 
 // Tests that the kernel takes part only at the first touch of each page (a
@@ -554,6 +693,165 @@ TEST(SysvShmFacts, RemovalWaitsForTheLastDetach) {
   EXPECT_STREQ(data, "still usable");
   shmdt(data);
   EXPECT_EQ(shmctl(id, IPC_STAT, &info), -1) << "gone after the last detach";
+}
+
+// Tests kernel.shm_rmid_forced: set to 1 in an IPC namespace, the last detach
+// of a System V segment removes it, as if IPC_RMID had been called. With the
+// default 0 (the control), a segment nobody has attached stays. The test sets
+// the sysctl in an IPC namespace of its own, which ends with the child.
+TEST(SysvShmFacts, ShmRmidForcedRemovesASegmentAtItsLastDetach) {
+  const std::string sysctl = "/proc/sys/kernel/shm_rmid_forced";
+  kata::RunInChild([&] {
+    ASSERT_EQ(EnterOwnNamespaces(CLONE_NEWIPC), "");
+    EXPECT_EQ(ReadFile(sysctl), "0\n") << "the default in a new namespace";
+    auto attach_and_detach = [](int id) {
+      void* data = shmat(id, nullptr, 0);
+      ASSERT_NE(data, reinterpret_cast<void*>(-1)) << std::strerror(errno);
+      shmdt(data);
+    };
+    shmid_ds info{};
+    const int kept = shmget(IPC_PRIVATE, kPage, IPC_CREAT | 0600);
+    ASSERT_GE(kept, 0) << std::strerror(errno);
+    attach_and_detach(kept);
+    EXPECT_EQ(shmctl(kept, IPC_STAT, &info), 0)
+        << "with shm_rmid_forced = 0 a detached segment stays";
+    EXPECT_EQ(shmctl(kept, IPC_RMID, nullptr), 0);
+
+    ASSERT_TRUE(WriteFile(sysctl, "1"))
+        << sysctl << ": " << std::strerror(errno);
+    const int forced = shmget(IPC_PRIVATE, kPage, IPC_CREAT | 0600);
+    ASSERT_GE(forced, 0) << std::strerror(errno);
+    attach_and_detach(forced);
+    errno = 0;
+    EXPECT_EQ(shmctl(forced, IPC_STAT, &info), -1);
+    EXPECT_EQ(errno, EINVAL) << "with shm_rmid_forced = 1 the last detach "
+                                "removed the segment";
+  });
+}
+
+// ==================================================== System V semaphores
+
+// Tests what SEM_UNDO buys: a process takes a System V semaphore with
+// SEM_UNDO and is killed with SIGKILL, so none of its own code runs again.
+// The kernel undoes its -1 as the process ends, and the next taker gets the
+// semaphore at once.
+TEST(SysvSemaphoreFacts, SemUndoGivesBackWhatAKilledHolderTook) {
+  kata::OnDeadlock("the holder child did not take the semaphore and sleep");
+  SysvSemaphore semaphore(1);
+  {
+    kata::Child holder([&] {
+      semaphore.Change(-1, SEM_UNDO);
+      pause();  // holds the semaphore until it is killed
+    });
+    ASSERT_TRUE(kata::WaitUntilBlocked(holder.pid()));
+    ASSERT_EQ(semaphore.Value(), 0) << "control: the child holds it";
+    kill(holder.pid(), SIGKILL);
+  }  // ~Child reaps the killed holder
+  EXPECT_EQ(semaphore.Change(-1, IPC_NOWAIT), 0)
+      << "the kernel undid the dead holder's -1, so the semaphore is free "
+         "at once: "
+      << std::strerror(errno);
+}
+
+// Tests the same death without SEM_UNDO: the -1 of the killed holder stays,
+// and a wait for the semaphore only ends because of its timeout.
+// (semtimedop's timeout is a duration, unlike sem_timedwait's deadline.)
+TEST(SysvSemaphoreFacts, WithoutSemUndoAKilledHolderKeepsTheSemaphore) {
+  kata::OnDeadlock("the holder child did not take the semaphore and sleep");
+  SysvSemaphore semaphore(1);
+  {
+    kata::Child holder([&] {
+      semaphore.Change(-1, 0);
+      pause();
+    });
+    ASSERT_TRUE(kata::WaitUntilBlocked(holder.pid()));
+    ASSERT_EQ(semaphore.Value(), 0) << "control: the child holds it";
+    kill(holder.pid(), SIGKILL);
+  }
+  sembuf take{0, -1, 0};
+  const timespec timeout{0, 200'000'000};
+  errno = 0;
+  EXPECT_EQ(semtimedop(semaphore.id(), &take, 1, &timeout), -1);
+  EXPECT_EQ(errno, EAGAIN) << "the semaphore stays taken by a dead process; "
+                              "only the timeout ends the wait";
+}
+
+// Tests what SEM_UNDO is not: a lock owner. It adds back the amount a process
+// took when that process ends, whatever happened since. Here another process
+// gives the semaphore back first, so the holder's death raises it to 2, and a
+// "lock" built on it would now let two processes in.
+TEST(SysvSemaphoreFacts, UndoAddsBackTheAmountTakenNotTheLock) {
+  kata::OnDeadlock("the holder child did not take the semaphore and sleep");
+  SysvSemaphore semaphore(1);
+  {
+    kata::Child holder([&] {
+      semaphore.Change(-1, SEM_UNDO);
+      pause();
+    });
+    ASSERT_TRUE(kata::WaitUntilBlocked(holder.pid()));
+    ASSERT_EQ(semaphore.Value(), 0) << "control: the child holds it";
+    ASSERT_EQ(semaphore.Change(+1, 0), 0) << "anyone may give it back";
+    kill(holder.pid(), SIGKILL);
+  }
+  EXPECT_EQ(semaphore.Value(), 2)
+      << "the kernel added back the holder's 1 although the semaphore had "
+         "already been given back";
+}
+
+// Tests that the undo record belongs to one process: a child forked by the
+// holder does not inherit it, so the child's exit gives nothing back, and
+// the holder's own exit does.
+TEST(SysvSemaphoreFacts, ForkedChildDoesNotInheritTheUndo) {
+  SysvSemaphore semaphore(1);
+  kata::SharedText seen;
+  kata::RunInChild([&] {
+    ASSERT_EQ(semaphore.Change(-1, SEM_UNDO), 0) << std::strerror(errno);
+    const pid_t child = fork();  // a raw fork: the holder's own child
+    if (child == 0) _exit(0);
+    ASSERT_GT(child, 0) << std::strerror(errno);
+    ASSERT_EQ(waitpid(child, nullptr, 0), child);
+    seen.Store(std::to_string(semaphore.Value()));
+  });  // the holder exits normally
+  EXPECT_EQ(seen.Load(), "0") << "the holder's child ended without giving "
+                                 "anything back: it had no undo record";
+  EXPECT_EQ(semaphore.Value(), 1) << "the holder's exit undid its -1";
+}
+
+// ===================================================== mapping a file
+
+// Tests that mmap of a regular file and read()/write() on it see the same
+// bytes at once, with no msync: both go through the file's one copy in the
+// page cache.
+TEST(FileMappingFacts, MappingAndReadWriteShareThePageCache) {
+  TempFile file("page-cache", kPage);
+  Mapping mapping(file.fd(), kPage, MAP_SHARED);
+  std::strcpy(mapping.bytes(), "stored through the mapping");
+  char buffer[64] = {};
+  ASSERT_GT(pread(file.fd(), buffer, sizeof(buffer) - 1, 0), 0)
+      << std::strerror(errno);
+  EXPECT_STREQ(buffer, "stored through the mapping")
+      << "read() sees a store in the mapping without msync";
+  const std::string_view written = "written with pwrite";
+  ASSERT_EQ(pwrite(file.fd(), written.data(), written.size() + 1, 100),
+            static_cast<ssize_t>(written.size() + 1));
+  EXPECT_EQ(std::string(mapping.bytes() + 100), written)
+      << "and the mapping sees a write() at once";
+}
+
+// Tests what a file mapping keeps that a process does not: a child maps the
+// file, stores into it and exits without msync or write(); the bytes are in
+// the file, found again by its path.
+TEST(FileMappingFacts, StoresStayInTheFileAfterTheProcessEnds) {
+  TempFile file("persists", kPage);
+  kata::RunInChild([&] {
+    int fd = open(file.path().c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    Mapping mapping(fd, kPage, MAP_SHARED);
+    close(fd);
+    std::strcpy(mapping.bytes(), "left in the file");
+  });
+  EXPECT_EQ(std::string(ReadFile(file.path()).c_str()), "left in the file")
+      << "the file (read by path) holds what the dead process stored";
 }
 
 }  // namespace

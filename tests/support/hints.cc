@@ -41,6 +41,8 @@ bool RegisterStage(std::string_view suite, std::string_view title,
 namespace internal {
 
 const Stage* FindStage(std::string_view suite) {
+  // A typed or parameterized suite ("Stage7RealClients/Tcp") is its stage's.
+  suite = suite.substr(0, suite.find('/'));
   Registry& registry = Stages();
   std::lock_guard<std::mutex> lock(registry.mutex);
   for (const Stage& stage : registry.stages) {

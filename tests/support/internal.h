@@ -12,38 +12,45 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/support/interpose.h"
+
 namespace kata::internal {
 
-// Index of each counted call; the order matches the KATA_CALL_* indices in
-// interpose.c. Grouped by the kata that asks for them.
-inline constexpr const char* kCountedCalls[] = {
-    // pipe
-    "pipe", "pipe2", "fork", "socketpair", "socket", "mkfifo",
-    // POSIX names
-    "shm_open", "sem_open", "mq_open",
-    // System V message queues
-    "msgget", "msgsnd", "msgrcv", "msgctl",
-    // POSIX message queues
-    "mq_send", "mq_timedsend", "mq_receive", "mq_timedreceive", "mq_unlink",
-    // shared memory and semaphores
-    "shm_unlink", "mmap", "ftruncate", "sem_init", "sem_wait", "sem_timedwait",
-    "sem_trywait", "sem_post", "sem_unlink", "shmget", "semget",
-    // sockets
-    "bind", "listen", "accept", "accept4", "connect", "shutdown", "send",
-    "recv", "sendmsg", "recvmsg",
-    // what a kata must NOT swap in for processes
-    "pthread_create"};
-inline constexpr int kNumCountedCalls =
-    sizeof(kCountedCalls) / sizeof(kCountedCalls[0]);
-inline constexpr int kMaxCountedCalls = 64;
-static_assert(kNumCountedCalls <= kMaxCountedCalls);
+// The name of each interposed call, by its KATA_CALL_* index (interpose.h).
+#define KATA_CALL_NAME(name) #name,
+inline constexpr const char* kCountedCalls[] = {KATA_CALL_LIST(KATA_CALL_NAME)};
+#undef KATA_CALL_NAME
+inline constexpr int kNumCountedCalls = KATA_NUM_CALLS;
+static_assert(kNumCountedCalls <= KATA_MAX_CALLS);
+
+// The KATA_CALL_* index of `call`, or -1 if it is not interposed.
+int CallIndex(std::string_view call);
+
+// Bypass
+//
+// The support library's own system calls (reading /proc, reporting a child's
+// failures, the watchdog) must not count as calls of the code under test, and
+// an armed fault must not break them: they run inside a Bypass.
+class Bypass {
+ public:
+  Bypass() { kata_bypass_enter(); }
+  ~Bypass() { kata_bypass_leave(); }
+  Bypass(const Bypass&) = delete;
+  Bypass& operator=(const Bypass&) = delete;
+};
+
+// Disarms every fault a test armed (at the start and end of every test).
+void DisarmAllFaults();
 
 struct SharedPage {
-  std::atomic<long> calls[kMaxCountedCalls];
+  // Call counts and armed faults, shared with interpose.c.
+  kata_interpose_state interpose;
   // Set by the first forked child found running test code in the runner's
   // place; the parent reports it when its current test ends.
   std::atomic<pid_t> escaped_pid;
@@ -53,6 +60,9 @@ struct SharedPage {
   // leak check looks each one up at the end of the test. (/dev/mqueue, where
   // POSIX queues would be visible, is not mounted everywhere.)
   std::atomic<int> created_count;
+  // Set by a child forked by the code under test that called exit() instead
+  // of _exit() (an atexit handler notices it); reported at the test's end.
+  std::atomic<pid_t> exited_pid;
   char created_kind[64];
   char created_names[64][96];
 };
@@ -71,7 +81,9 @@ bool InKataChild();
 void MarkKataChild();
 
 // If this process is not the runner and not a kata::Child, it is a forked child
-// that returned into test code: record it for the parent and _exit.
+// that returned into test code: record it for the parent and _exit with
+// kEscapedChildExitCode (a number a test may then print as "got 86").
+inline constexpr int kEscapedChildExitCode = 86;
 void ExitIfEscapedChild(std::string_view where);
 
 // What tells this run's IPC names and keys from every other run's (names.cc).
@@ -117,6 +129,44 @@ std::string DescribeFd(const FdInfo& fd);
 std::string SignalName(int signal);
 std::string SignalMeaning(int signal);
 
+// What the kernel shows about a hung test (deadlock.cc): one line per process
+// (state, the call it is blocked in and on what), who holds which pipe end,
+// and the cause derived from that evidence (the test's own guess `guess` is
+// kept only when nothing clearer shows, or as a second line when it agrees).
+struct DeadlockView {
+  std::string processes, pipes, cause;
+};
+DeadlockView ExamineDeadlock(const std::string& guess);
+bool IsHarnessPipe(const std::string& target);
+
+// Results that survive a restart of the runner (resume.cc). When a hung test
+// cannot be stopped (the runner itself is blocked for good), the watchdog
+// starts the binary again for the tests not yet run; the results so far are
+// carried over, shown in the stage table and merged into the XML report.
+struct FinishedTest {
+  std::string suite, name;
+  enum Status { kPassed, kFailed, kSkipped, kHung } status = kPassed;
+  double seconds = 0;
+  std::string message;  // failure text, for the report
+};
+void RecordFinished(FinishedTest test);
+std::vector<FinishedTest> CarriedResults();
+// main(): keeps argv for a restart and reads --kata_resume=FILE (removed).
+void PrepareResume(int* argc, char** argv);
+// main(), before InitGoogleTest and after RUN_ALL_TESTS: the XML report then
+// covers the carried results too.
+void RedirectXmlForResume(int argc, char** argv);
+void MergeCarriedIntoXml();
+// The watchdog thread: starts the runner again for the tests after `hung`.
+[[noreturn]] void RestartAfterHang(const std::string& hung,
+                                   const std::string& message);
+
+// The test declared hung by the watchdog ("" if none); set until the next
+// test starts. Failures the hung test reports after its children were killed
+// are consequences of the kill and are not printed.
+std::string HungTest();
+void SetHungTest(std::string test);
+
 // Watchdog (watchdog.cc).
 void StartWatchdog();
 void ArmWatchdog(const std::string& test, std::chrono::milliseconds deadline);
@@ -125,9 +175,27 @@ void DisarmWatchdog();
 double TimeScale();
 
 // Leak check (leak_check.cc).
+struct Snapshot {
+  std::set<int> fds;
+  std::set<pid_t> children;
+  std::set<std::string> shm, mqueue, sysv, sockets, mappings;
+  std::size_t threads = 0;
+  int created = 0;  // entries of SharedPage::created_names already there
+};
+Snapshot TakeSnapshot();
+// Before each test: the snapshot the leak check compares with.
 void TakeLeakSnapshot();
-// Returns one message per leak and cleans each leak up.
-std::vector<std::string> FindAndCleanLeaks();
+// Returns one message per leak and cleans each leak up (descriptors are left
+// open when `close_descriptors` is false: a thread may still be blocked on
+// one, as when the watchdog restarts the run).
+std::vector<std::string> FindAndCleanLeaks(bool close_descriptors = true);
+std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before,
+                                                bool close_descriptors = true);
+
+// Objects of the support library itself ("pipe:[123]"), which
+// MechanismWatch leaves out (runner.cc).
+void RegisterSupportObject(int fd);
+bool IsSupportObject(const std::string& target);
 
 // Stages (hints.cc).
 struct Stage {

@@ -147,6 +147,14 @@ class SharedText {
 // The pid of the test runner (the process that runs GoogleTest).
 pid_t RunnerPid();
 
+// TakeChildThatCalledExit()
+//
+// The pid of a child forked by the code under test that ended with exit()
+// instead of _exit() since the test began (0 if none), and forgets it: the
+// runner reports such a child as a mistake when the test ends, unless a test
+// that does it on purpose (to show what exit() does) takes it first.
+pid_t TakeChildThatCalledExit();
+
 // ProcessState()
 //
 // The state letter of `pid` in /proc/<pid>/stat: 'R' running, 'S' sleeping,
@@ -248,21 +256,19 @@ int UniqueSysvKey();
 //   kata::CallCounter calls;
 //   RunCommand(...);
 //   EXPECT_GE(calls.Count({"pipe", "pipe2"}), 2) << ...;
-// Counted (see kCountedCalls in internal.h): pipe pipe2 fork socketpair socket
-// mkfifo shm_open sem_open mq_open; msgget msgsnd msgrcv msgctl; mq_send
-// mq_timedsend mq_receive mq_timedreceive mq_unlink; shm_unlink mmap ftruncate
-// sem_init sem_wait sem_timedwait sem_trywait sem_post sem_unlink shmget
-// semget; bind listen accept accept4 connect shutdown send recv sendmsg
-// recvmsg; pthread_create. Calls the C library makes internally (glibc's
-// mq_receive does not call mq_timedreceive through the symbol table) are not
-// seen: ask for every name a correct solution may use.
+// Counted: every call listed in interpose.h (kata::InterposedCalls()), from
+// pipe, fork and exec through read/write/send/recv, waits and polls, signals,
+// System V and POSIX IPC to sockets and pthread_create. Calls the C library
+// makes internally (glibc's mq_receive does not call mq_timedreceive through
+// the symbol table) and the support library's own calls are not seen: ask for
+// every name a correct solution may use.
 class CallCounter {
  public:
   CallCounter();
   long Count(std::initializer_list<std::string_view> calls) const;
 
  private:
-  long start_[64];
+  std::vector<long> start_;
 };
 
 // ExpectUsed()
@@ -274,5 +280,13 @@ void ExpectUsed(const CallCounter& counter,
                 std::string_view mechanism);
 
 }  // namespace kata
+
+// The rest of the toolkit, each in its own header: fault injection, signal
+// state, busy waiting and deadlines, descriptor kinds.
+#include "tests/support/faults.h"     // IWYU pragma: export
+#include "tests/support/mechanism.h"  // IWYU pragma: export
+#include "tests/support/resources.h"  // IWYU pragma: export
+#include "tests/support/signals.h"    // IWYU pragma: export
+#include "tests/support/timing.h"     // IWYU pragma: export
 
 #endif  // IPC_KATAS_TESTS_SUPPORT_KATA_H_

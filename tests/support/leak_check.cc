@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -30,11 +31,6 @@
 
 namespace kata::internal {
 namespace {
-
-struct Snapshot {
-  std::set<int> fds;
-  std::set<std::string> shm, mqueue, sysv, sockets;
-};
 
 Snapshot g_before;
 
@@ -51,6 +47,36 @@ std::set<std::string> ListDir(const std::string& path) {
 }
 
 std::string OurTag() { return RunTag(); }
+
+// Shared mappings of IPC objects in this process, as "/dev/shm/x (7f..-7f..)":
+// POSIX segments and semaphores in /dev/shm, System V segments (/SYSV...).
+// Anonymous shared memory is the support library's own (SharedText).
+// Unmaps a mapping named as SharedMappings() names it.
+void Unmap(const std::string& mapping) {
+  std::size_t open = mapping.rfind('(');
+  unsigned long start = 0, end = 0;
+  if (open == std::string::npos ||
+      std::sscanf(mapping.c_str() + open, "(%lx-%lx)", &start, &end) != 2) {
+    return;
+  }
+  munmap(reinterpret_cast<void*>(start), end - start);
+}
+
+std::set<std::string> SharedMappings() {
+  std::set<std::string> found;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::size_t path = line.find('/');
+    if (path == std::string::npos) continue;
+    std::string name = line.substr(path);
+    if (name.rfind("/dev/shm/", 0) != 0 && name.rfind("/SYSV", 0) != 0) {
+      continue;
+    }
+    found.insert(name + " (" + line.substr(0, line.find(' ')) + ")");
+  }
+  return found;
+}
 
 // Socket files: anything of type socket in TEST_TMPDIR (private to this
 // target), and this run's names in /tmp (where UniqueSocketPath puts them).
@@ -165,32 +191,51 @@ void WaitForChildrenToSettle(const std::vector<pid_t>& children) {
 
 }  // namespace
 
-void TakeLeakSnapshot() {
-  Shared().created_count = 0;
-  g_before = Snapshot{};
-  for (const FdInfo& fd : FdsOf(getpid())) g_before.fds.insert(fd.fd);
-  g_before.shm = ListDir("/dev/shm");
-  g_before.mqueue = ListDir("/dev/mqueue");
+Snapshot TakeSnapshot() {
+  Bypass quiet;
+  Snapshot before;
+  for (const FdInfo& fd : FdsOf(getpid())) before.fds.insert(fd.fd);
+  for (pid_t pid : ChildrenOf(getpid())) before.children.insert(pid);
+  before.shm = ListDir("/dev/shm");
+  before.mqueue = ListDir("/dev/mqueue");
   for (const std::string& entry : SysvObjects()) {
-    g_before.sysv.insert(SysvId(entry));
+    before.sysv.insert(SysvId(entry));
   }
-  g_before.sockets = SocketFiles();
+  before.sockets = SocketFiles();
+  before.mappings = SharedMappings();
+  before.threads = ListDir("/proc/self/task").size();
+  before.created = std::min(Shared().created_count.load(), 64);
+  return before;
 }
 
-std::vector<std::string> FindAndCleanLeaks() {
+void TakeLeakSnapshot() {
+  Shared().created_count = 0;
+  g_before = TakeSnapshot();
+}
+
+std::vector<std::string> FindAndCleanLeaks(bool close_descriptors) {
+  return FindAndCleanLeaksSince(g_before, close_descriptors);
+}
+
+std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before,
+                                                bool close_descriptors) {
+  Bypass quiet;
   std::vector<std::string> leaks;
   pid_t runner = getpid();
 
   for (const FdInfo& fd : FdsOf(runner)) {
-    if (g_before.fds.count(fd.fd)) continue;
+    if (before.fds.count(fd.fd)) continue;
     leaks.push_back(DescribeFd(fd) +
                     " was opened during the test and is still open: close() "
                     "it on every path, error paths included (an RAII Fd does "
                     "this for you)");
-    close(fd.fd);
+    if (close_descriptors) close(fd.fd);
   }
 
-  std::vector<pid_t> children = ChildrenOf(runner);
+  std::vector<pid_t> children;
+  for (pid_t pid : ChildrenOf(runner)) {
+    if (!before.children.count(pid)) children.push_back(pid);
+  }
   WaitForChildrenToSettle(children);
   for (pid_t pid : children) {
     ProcInfo info;
@@ -206,15 +251,36 @@ std::vector<std::string> FindAndCleanLeaks() {
                       "); every child must end and be reaped with waitpid()");
     }
   }
-  for (pid_t pid : DescendantsOf(runner)) kill(pid, SIGKILL);
+  for (pid_t pid : children) {
+    for (pid_t descendant : DescendantsOf(pid)) kill(descendant, SIGKILL);
+    kill(pid, SIGKILL);
+  }
   // Reap them all (orphaned grandchildren come to us: we are a subreaper).
-  while (waitpid(-1, nullptr, 0) > 0) {
+  for (pid_t pid : children) waitpid(pid, nullptr, 0);
+  if (before.children.empty()) {
+    while (waitpid(-1, nullptr, 0) > 0) {
+    }
+  }
+
+  for (const std::string& mapping : SharedMappings()) {
+    if (before.mappings.count(mapping)) continue;
+    leaks.push_back("shared mapping " + mapping +
+                    " is still mapped: munmap() (or shmdt()) it when done, "
+                    "on error paths too");
+    Unmap(mapping);
+  }
+  const std::size_t threads = ListDir("/proc/self/task").size();
+  if (threads > before.threads) {
+    leaks.push_back(std::to_string(threads - before.threads) +
+                    " thread(s) started during the test are still running: "
+                    "a kata about processes must not start threads, and a "
+                    "thread must be joined before the call returns");
   }
 
   std::set<std::string> reported;
   SharedPage& page = Shared();
   int created = std::min(page.created_count.load(), 64);
-  for (int i = 0; i < created; ++i) {
+  for (int i = before.created; i < created; ++i) {
     char kind = page.created_kind[i];
     std::string name = page.created_names[i];
     if (reported.count(kind + name) || !NamedObjectExists(kind, name.c_str())) {
@@ -236,7 +302,7 @@ std::vector<std::string> FindAndCleanLeaks() {
 
   std::string tag = OurTag();
   for (const std::string& name : ListDir("/dev/shm")) {
-    if (g_before.shm.count(name) || name.find(tag) == std::string::npos) {
+    if (before.shm.count(name) || name.find(tag) == std::string::npos) {
       continue;
     }
     bool semaphore = name.rfind("sem.", 0) == 0;
@@ -246,7 +312,7 @@ std::vector<std::string> FindAndCleanLeaks() {
     unlink(("/dev/shm/" + name).c_str());
   }
   for (const std::string& name : ListDir("/dev/mqueue")) {
-    if (g_before.mqueue.count(name) || name.find(tag) == std::string::npos) {
+    if (before.mqueue.count(name) || name.find(tag) == std::string::npos) {
       continue;
     }
     leaks.push_back("/dev/mqueue/" + name +
@@ -255,7 +321,7 @@ std::vector<std::string> FindAndCleanLeaks() {
     mq_unlink(("/" + name).c_str());
   }
   for (const std::string& entry : SysvObjects()) {
-    if (g_before.sysv.count(SysvId(entry)) || !IsOurSysvObject(entry)) {
+    if (before.sysv.count(SysvId(entry)) || !IsOurSysvObject(entry)) {
       continue;
     }
     std::istringstream row(entry);
@@ -270,7 +336,7 @@ std::vector<std::string> FindAndCleanLeaks() {
     RemoveSysv(entry);
   }
   for (const std::string& path : SocketFiles()) {
-    if (g_before.sockets.count(path)) continue;
+    if (before.sockets.count(path)) continue;
     leaks.push_back("socket file " + path +
                     " was left behind: unlink() it when the server closes");
     unlink(path.c_str());

@@ -32,6 +32,7 @@ std::string ReadFirstLine(const std::string& path) {
 }
 
 std::vector<pid_t> AllPids() {
+  Bypass quiet;
   std::vector<pid_t> pids;
   DIR* dir = opendir("/proc");
   if (dir == nullptr) return pids;
@@ -54,6 +55,7 @@ std::string ReadLink(const std::string& path) {
 }  // namespace
 
 bool ReadProc(pid_t pid, ProcInfo* info) {
+  Bypass quiet;
   std::string stat = ReadFirstLine("/proc/" + std::to_string(pid) + "/stat");
   // Format: pid (comm) state ppid ...; comm may itself contain ')' or spaces.
   std::size_t open = stat.find('(');
@@ -120,6 +122,7 @@ std::string StateName(char state) {
 }
 
 std::vector<FdInfo> FdsOf(pid_t pid) {
+  Bypass quiet;
   std::vector<FdInfo> fds;
   std::string base = "/proc/" + std::to_string(pid) + "/fd";
   DIR* dir = opendir(base.c_str());
@@ -175,6 +178,10 @@ void RememberHarnessPipes() {
   for (const FdInfo& fd : FdsOf(getpid())) {
     if (fd.target.rfind("pipe:", 0) == 0) HarnessPipes().insert(fd.target);
   }
+}
+
+bool IsHarnessPipe(const std::string& target) {
+  return HarnessPipes().count(target) > 0;
 }
 
 std::string DescribePipes(const std::vector<pid_t>& pids) {
@@ -248,6 +255,7 @@ char ProcessState(pid_t pid) {
 }
 
 bool WaitUntilBlocked(pid_t pid, std::chrono::milliseconds limit) {
+  internal::Bypass quiet;
   // The main thread's state: /proc/<pid>/stat would also do, but the runner
   // has a watchdog thread, and the task entry names exactly the main thread.
   std::string path =
@@ -271,6 +279,7 @@ bool WaitUntilBlocked(pid_t pid, std::chrono::milliseconds limit) {
 
 InterruptingSignal::InterruptingSignal(int signal, int flags)
     : signal_(signal) {
+  internal::Bypass quiet;
   struct sigaction action {};
   action.sa_handler = [](int) {};
   sigemptyset(&action.sa_mask);
@@ -279,6 +288,7 @@ InterruptingSignal::InterruptingSignal(int signal, int flags)
 }
 
 InterruptingSignal::~InterruptingSignal() {
+  internal::Bypass quiet;
   sigaction(signal_, &old_, nullptr);
 }
 
@@ -289,7 +299,10 @@ void InterruptRunnerWhenBlocked(int signal) {
                   << internal::SignalName(signal) << " to interrupt";
     return;
   }
-  kill(RunnerPid(), signal);
+  {
+    internal::Bypass quiet;
+    kill(RunnerPid(), signal);
+  }
   // Give the interrupted call time to return (and be retried) before the
   // caller goes on.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

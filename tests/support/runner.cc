@@ -2,12 +2,14 @@
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -18,11 +20,14 @@ namespace kata::internal {
 namespace {
 
 pid_t g_runner_pid = 0;
-bool g_in_kata_child = false;
+pid_t g_kata_child = 0;  // this process, if it is a kata::Child
 SharedPage* g_page = nullptr;
 
 std::mutex g_test_mutex;
 std::string g_current_test;
+
+std::mutex g_support_mutex;
+std::set<std::string> g_support_objects;
 
 }  // namespace
 
@@ -41,18 +46,20 @@ SharedPage& Shared() {
 
 void InitRunner() {
   g_runner_pid = getpid();
-  Shared();
+  kata_interpose = &Shared().interpose;
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   RememberHarnessPipes();
 }
 
-bool InKataChild() { return g_in_kata_child; }
-void MarkKataChild() { g_in_kata_child = true; }
+// By pid: a process forked inside a kata::Child's body inherits the memory,
+// not the role.
+bool InKataChild() { return g_kata_child != 0 && g_kata_child == getpid(); }
+void MarkKataChild() { g_kata_child = getpid(); }
 
 void ExitIfEscapedChild(std::string_view where) {
-  if (g_runner_pid == 0 || getpid() == g_runner_pid || g_in_kata_child) return;
+  if (g_runner_pid == 0 || getpid() == g_runner_pid || InKataChild()) return;
   SharedPage& page = Shared();
   pid_t expected = 0;
   if (page.escaped_pid.compare_exchange_strong(expected, getpid())) {
@@ -60,8 +67,9 @@ void ExitIfEscapedChild(std::string_view where) {
     std::memcpy(page.escaped_where, text.c_str(), text.size() + 1);
   }
   // Not exit(): that would run the runner's atexit handlers and flush its
-  // stdio buffers a second time.
-  _exit(86);
+  // stdio buffers a second time. Whoever waits for this child sees exit code
+  // kEscapedChildExitCode; the report at the test's end explains it.
+  _exit(kEscapedChildExitCode);
 }
 
 void SetCurrentTest(std::string name) {
@@ -74,7 +82,24 @@ std::string CurrentTest() {
   return g_current_test;
 }
 
+void RegisterSupportObject(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return;
+  std::string target = S_ISFIFO(st.st_mode)   ? "pipe:["
+                       : S_ISSOCK(st.st_mode) ? "socket:["
+                                              : "";
+  if (target.empty()) return;
+  std::lock_guard<std::mutex> lock(g_support_mutex);
+  g_support_objects.insert(target + std::to_string(st.st_ino) + "]");
+}
+
+bool IsSupportObject(const std::string& target) {
+  std::lock_guard<std::mutex> lock(g_support_mutex);
+  return g_support_objects.count(target) > 0;
+}
+
 void WriteRaw(int fd, std::string_view text) {
+  Bypass quiet;
   while (!text.empty()) {
     ssize_t n = write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;
@@ -99,5 +124,9 @@ extern "C" void kata_record_created(char kind, const char* name) {
 namespace kata {
 
 pid_t RunnerPid() { return internal::g_runner_pid; }
+
+pid_t TakeChildThatCalledExit() {
+  return internal::Shared().exited_pid.exchange(0);
+}
 
 }  // namespace kata

@@ -149,6 +149,90 @@ TEST(Victim, HangsOnASemaphore) {
   sem_wait(sem);
 }
 
+// The deadlock shapes the watchdog must recognise from the kernel's view.
+
+// The parent waits for the child before reading what it writes.
+TEST(Victim, WaitsBeforeDraining) {
+  kata::OnDeadlock("victim-cause: unrelated guess",
+                   std::chrono::milliseconds(300));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    std::string data(1 << 20, 'x');
+    (void)!write(fds[1], data.data(), data.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  waitpid(pid, nullptr, 0);  // the mistake: before reading
+  close(fds[0]);
+}
+
+// The child reads until end of file but keeps its own copy of the write end.
+TEST(Victim, ChildKeepsTheWriteEnd) {
+  kata::OnDeadlock("victim-cause: unrelated guess",
+                   std::chrono::milliseconds(300));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char buffer[64];
+    while (read(fds[0], buffer, sizeof(buffer)) > 0) {
+    }
+    _exit(0);
+  }
+  close(fds[0]);
+  (void)!write(fds[1], "x", 1);
+  close(fds[1]);
+  waitpid(pid, nullptr, 0);
+}
+
+// Both sides write everything before reading anything.
+TEST(Victim, BothSidesWrite) {
+  kata::OnDeadlock("victim-cause: unrelated guess",
+                   std::chrono::milliseconds(300));
+  int down[2], up[2];
+  ASSERT_EQ(pipe(down), 0);
+  ASSERT_EQ(pipe(up), 0);
+  const std::string data(1 << 20, 'x');
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(down[1]);
+    close(up[0]);
+    (void)!write(up[1], data.data(), data.size());
+    _exit(0);
+  }
+  close(down[0]);
+  close(up[1]);
+  (void)!write(down[1], data.data(), data.size());
+  close(down[1]);
+  close(up[0]);
+  waitpid(pid, nullptr, 0);
+}
+
+// The writer keeps its own read end, so EPIPE never comes.
+TEST(Victim, WriterKeepsTheReadEnd) {
+  kata::OnDeadlock("victim-cause: unrelated guess",
+                   std::chrono::milliseconds(300));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);  // the reader is gone at once
+  waitpid(pid, nullptr, 0);
+  const std::string data(1 << 20, 'x');
+  (void)!write(fds[1], data.data(), data.size());
+  close(fds[0]);
+  close(fds[1]);
+}
+
+// A child forked by the "code under test" ends with exit(), not _exit().
+TEST(Victim, ForkedChildCallsExit) {
+  pid_t pid = fork();
+  if (pid == 0) std::exit(0);
+  waitpid(pid, nullptr, 0);
+}
+
 TEST(Victim, ExitsEarly) { std::exit(0); }
 
 TEST(Victim, ChildEscapesIntoTheRunner) {
@@ -185,5 +269,41 @@ TEST(Victim, UsesTheWrongMechanism) {
   close(fds[1]);
   kata::ExpectUsed(calls, {"pipe", "pipe2"}, 1, "a pipe (pipe(2))");
 }
+
+TEST(Victim, LeavesSigpipeIgnored) { signal(SIGPIPE, SIG_IGN); }
+
+// Run after LeavesSigpipeIgnored: the runner must have put SIGPIPE back.
+TEST(Victim, FindsSigpipeAtItsDefault) {
+  struct sigaction action {};
+  sigaction(SIGPIPE, nullptr, &action);
+  EXPECT_EQ(action.sa_handler, SIG_DFL) << "SIGPIPE was not restored";
+}
+
+TEST(Victim, LeavesAMapping) {
+  const std::string name = kata::UniqueName("mapped");
+  int fd = shm_open(name.c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 4096), 0);
+  void* data = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(data, MAP_FAILED);
+  close(fd);
+  shm_unlink(name.c_str());  // the name is gone; the mapping is not
+}
+
+TEST(Victim, LeavesAThread) {
+  std::thread([] { pause(); }).detach();
+}
+
+TEST(Victim, ArmsAFaultAndLeaves) {
+  // Destroyed at exit, long after the runner disarmed it.
+  static kata::InjectedFault fault =
+      kata::InjectedFault::Fail({"pipe", "pipe2"}, EMFILE, 1, -1);
+  int fds[2];
+  EXPECT_NE(pipe(fds), 0);
+}
+
+// Declared last, so that it runs after any victim above (a restart after a
+// hang must still run it).
+TEST(Victim, ZzRunsLast) { SUCCEED(); }
 
 }  // namespace

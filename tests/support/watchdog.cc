@@ -1,7 +1,9 @@
 // The per-test watchdog: a thread that wakes when a test overruns its
-// deadline, reports what every process of the test is blocked on, kills them
-// and ends the run. A stuck test cannot be resumed (its thread is blocked in
-// the kernel), so stopping loudly beats waiting for Bazel's 5-minute timeout.
+// deadline, reports what every process of the test is blocked on and why
+// (deadlock.cc), and kills the test's children. Most hung tests then end by
+// themselves (their runner was waiting for a child) and the run goes on; a
+// runner that stays blocked is started again for the tests after the hung one
+// (resume.cc). Either beats waiting for Bazel's 5-minute timeout.
 
 #include <fcntl.h>
 #include <mqueue.h>
@@ -42,6 +44,8 @@ struct Watchdog {
   std::chrono::milliseconds budget{0};
   std::string test;
   std::string cause;
+  bool fired = false;   // the report is out; waiting for the test to end
+  std::string summary;  // the cause, for the failure message
 };
 
 Watchdog& Dog() {
@@ -94,53 +98,46 @@ std::string DescribeIpcObjects() {
 }
 
 std::string Report(const std::string& test, const std::string& cause,
-                   std::chrono::milliseconds budget) {
-  pid_t runner = getpid();
+                   std::chrono::milliseconds budget, std::string* summary) {
+  DeadlockView view = ExamineDeadlock(cause);
+  *summary = view.cause.substr(0, view.cause.find('\n'));
   std::string text = "\n[ DEADLOCK? ] " + test + " did not finish within " +
                      std::to_string(budget.count()) + " ms.\n";
-  text += "likely cause: " + cause + "\n";
+  text += view.cause;
   text += "what the kernel says about each process of this test:\n";
-  std::vector<pid_t> pids = {runner};
-  for (pid_t pid : DescendantsOf(runner)) pids.push_back(pid);
-  for (pid_t pid : pids) {
-    ProcInfo info;
-    if (!ReadProc(pid, &info)) continue;
-    // For the runner, /proc/<pid>/stat shows the main thread, the one
-    // that is stuck (not this watchdog thread).
-    text += "    pid " + std::to_string(pid) +
-            (pid == runner ? " (test runner)"
-                           : " (child of " + std::to_string(info.ppid) + ")") +
-            " " + info.comm + ": " + StateName(info.state) + ", waiting in " +
-            info.wchan + "\n";
+  text += view.processes;
+  if (!view.pipes.empty()) {
+    text += "pipes and who holds their ends:\n" + view.pipes;
   }
-  std::string pipes = DescribePipes(pids);
-  if (!pipes.empty()) text += "pipes and who holds their ends:\n" + pipes;
   std::string objects = DescribeIpcObjects();
   if (!objects.empty()) text += "IPC objects of this test:\n" + objects;
   text +=
-      "The test's children were killed and the IPC objects it created "
-      "removed; the remaining tests did not run.\n";
+      "The test's children were killed; the run goes on with the next "
+      "test.\n";
   return text;
 }
 
-void Fire(const std::string& test, const std::string& cause,
-          std::chrono::milliseconds budget) {
-  std::string report = Report(test, cause, budget);
-  WriteRaw(STDOUT_FILENO, report);
+std::chrono::milliseconds Scaled(std::chrono::milliseconds deadline) {
+  return std::chrono::milliseconds(
+      static_cast<long>(static_cast<double>(deadline.count()) * TimeScale()));
+}
+
+// Reports the hang and kills the test's children. Not reaped here: a runner
+// blocked in waitpid() then sees its child end, and the test finishes.
+void Fire(Watchdog& dog) {
+  WriteRaw(STDOUT_FILENO,
+           Report(dog.test, dog.cause, dog.budget, &dog.summary));
+  SetHungTest(dog.test);
   for (pid_t pid : DescendantsOf(getpid())) kill(pid, SIGKILL);
-  // Reap them (orphaned grandchildren come to us: the runner is a subreaper),
-  // or they would outlive us as zombies of whoever runs this binary.
-  while (waitpid(-1, nullptr, 0) > 0) {
-  }
-  // The leak check will not run after this test: remove what it created
-  // (named semaphores, queues, segments, socket files) so that a deadlock
-  // does not also leave objects behind on the machine.
-  FindAndCleanLeaks();
-  WriteRaw(STDOUT_FILENO, "[  FAILED  ] " + test + " (deadline exceeded)\n");
-  _exit(124);
 }
 
 void Run() {
+  // The support library's own thread: its calls are not the test's, and it
+  // takes no signal meant for the thread running the test.
+  kata_bypass_enter();
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   Watchdog& dog = Dog();
   std::unique_lock<std::mutex> lock(dog.mutex);
   for (;;) {
@@ -148,16 +145,29 @@ void Run() {
       dog.changed.wait(lock);
       continue;
     }
-    if (dog.changed.wait_until(lock, dog.deadline) == std::cv_status::timeout &&
-        dog.armed && Clock::now() >= dog.deadline) {
-      Fire(dog.test, dog.cause, dog.budget);
+    if (dog.changed.wait_until(lock, dog.deadline) != std::cv_status::timeout ||
+        !dog.armed || Clock::now() < dog.deadline) {
+      continue;
     }
+    if (!dog.fired) {
+      Fire(dog);
+      dog.fired = true;
+      // Time for the test to notice its children are gone and end.
+      dog.deadline = Clock::now() + Scaled(std::chrono::seconds(2));
+      continue;
+    }
+    // Still blocked: the runner's own thread waits for itself.
+    WriteRaw(STDOUT_FILENO, "[  FAILED  ] " + dog.test +
+                                " (deadline exceeded; the test runner stays "
+                                "blocked, so the run starts again after "
+                                "this test)\n");
+    std::string suite = dog.test.substr(0, dog.test.find('.'));
+    if (const Stage* stage = FindStage(suite)) {
+      WriteRaw(STDOUT_FILENO, "hint: this is " + stage->title + ": read " +
+                                  stage->where + "\n");
+    }
+    RestartAfterHang(dog.test, "deadline exceeded: " + dog.summary);
   }
-}
-
-std::chrono::milliseconds Scaled(std::chrono::milliseconds deadline) {
-  return std::chrono::milliseconds(
-      static_cast<long>(static_cast<double>(deadline.count()) * TimeScale()));
 }
 
 }  // namespace
@@ -174,6 +184,7 @@ void ArmWatchdog(const std::string& test, std::chrono::milliseconds deadline) {
   Watchdog& dog = Dog();
   std::lock_guard<std::mutex> lock(dog.mutex);
   dog.armed = true;
+  dog.fired = false;
   dog.test = test;
   dog.cause = kDefaultCause;
   dog.budget = Scaled(deadline);
@@ -185,7 +196,7 @@ void SetDeadlockCause(std::string cause, std::chrono::milliseconds deadline) {
   Watchdog& dog = Dog();
   std::lock_guard<std::mutex> lock(dog.mutex);
   dog.cause = std::move(cause);
-  if (dog.armed) {
+  if (dog.armed && !dog.fired) {
     dog.budget = Scaled(deadline);
     dog.deadline = Clock::now() + dog.budget;
     dog.changed.notify_all();
@@ -196,6 +207,7 @@ void DisarmWatchdog() {
   Watchdog& dog = Dog();
   std::lock_guard<std::mutex> lock(dog.mutex);
   dog.armed = false;
+  dog.fired = false;
   dog.changed.notify_all();
 }
 

@@ -1,0 +1,115 @@
+/* The interposition layer's shared state, seen from C (interpose.c) and from
+ * C++ (the rest of the support library). Not for tests: they use kata.h.
+ *
+ * Every libc function named in KATA_CALL_LIST is defined again by the test
+ * binary (interpose.c), so each call the code under test makes lands there
+ * first. There it is counted, and, when a test armed a fault, it may fail
+ * with a chosen errno, move fewer bytes than asked, or report an error after
+ * it was made. The state lives in one MAP_SHARED page mapped before the first
+ * test forks, so counts and faults span the runner and its children. */
+
+#ifndef IPC_KATAS_TESTS_SUPPORT_INTERPOSE_H_
+#define IPC_KATAS_TESTS_SUPPORT_INTERPOSE_H_
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every interposed function, grouped by what it does. A name here must have a
+ * definition in interpose.c (detectors_test proves each counts its own call).
+ */
+/* One group of calls a line reads better than clang-format's layout. */
+/* clang-format off */
+#define KATA_CALL_LIST(X)                                                     \
+  /* creating processes and channels */                                       \
+  X(pipe) X(pipe2) X(fork) X(socketpair) X(socket) X(mkfifo)                  \
+  X(posix_spawn) X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe)      \
+  X(execl) X(execlp)                                                          \
+  /* files and descriptors */                                                 \
+  X(open) X(openat) X(creat) X(memfd_create) X(eventfd) X(mkstemp)            \
+  X(mkostemp) X(tmpfile) X(dup) X(dup2) X(dup3) X(fcntl) X(close)             \
+  /* moving bytes */                                                          \
+  X(read) X(readv) X(recv) X(recvfrom) X(recvmsg)                             \
+  X(write) X(writev) X(send) X(sendto) X(sendmsg)                             \
+  /* waiting */                                                               \
+  X(wait) X(waitpid) X(wait4) X(waitid) X(poll) X(ppoll) X(select)            \
+  X(pselect) X(epoll_wait) X(epoll_pwait) X(nanosleep) X(clock_nanosleep)     \
+  X(usleep) X(sleep) X(sched_yield)                                           \
+  /* signals */                                                               \
+  X(kill) X(sigaction) X(signal) X(sigprocmask) X(pthread_sigmask)            \
+  X(sigtimedwait) X(sigwaitinfo) X(sigpending)                                \
+  /* POSIX names */                                                           \
+  X(shm_open) X(shm_unlink) X(sem_open) X(sem_close) X(sem_unlink)            \
+  X(mq_open) X(mq_close) X(mq_unlink)                                         \
+  /* System V IPC */                                                          \
+  X(msgget) X(msgsnd) X(msgrcv) X(msgctl) X(shmget) X(shmat) X(shmdt)         \
+  X(shmctl) X(semget) X(semop) X(semtimedop) X(semctl)                        \
+  /* POSIX message queues */                                                  \
+  X(mq_send) X(mq_timedsend) X(mq_receive) X(mq_timedreceive)                 \
+  X(mq_getattr) X(mq_setattr) X(mq_notify)                                    \
+  /* shared memory and semaphores */                                          \
+  X(mmap) X(munmap) X(ftruncate) X(sem_init) X(sem_destroy) X(sem_wait)       \
+  X(sem_timedwait) X(sem_clockwait) X(sem_trywait) X(sem_post)                \
+  X(sem_getvalue)                                                             \
+  /* sockets */                                                               \
+  X(bind) X(listen) X(accept) X(accept4) X(connect) X(shutdown)               \
+  X(setsockopt) X(getsockopt) X(getsockname) X(getpeername)                   \
+  /* what a kata must NOT swap in for processes */                            \
+  X(pthread_create)
+/* clang-format on */
+
+#define KATA_CALL_ENUM(name) KATA_CALL_##name,
+enum { KATA_CALL_LIST(KATA_CALL_ENUM) KATA_NUM_CALLS };
+#undef KATA_CALL_ENUM
+
+#define KATA_MAX_CALLS 160
+#define KATA_MAX_FAULTS 8
+
+/* What an armed fault does to a call it matches. */
+enum {
+  KATA_FAULT_FAIL = 1,       /* not made: returns failure with `error` */
+  KATA_FAULT_SHORT = 2,      /* made with at most `limit` bytes */
+  KATA_FAULT_FAIL_AFTER = 3, /* made, then reported as failing with `error` */
+  KATA_FAULT_ALTERNATE = 4,  /* every other matching call in each process
+                                fails with `error` (first one first) */
+};
+
+struct kata_fault {
+  int active;                          /* 0: slot free */
+  int mode;                            /* KATA_FAULT_* */
+  int error;                           /* errno to report */
+  long limit;                          /* bytes, for SHORT */
+  long nth;                            /* first matching call hit */
+  long times;                          /* calls hit; < 0: all */
+  pid_t only_pid;                      /* 0: any process */
+  pid_t except_pid;                    /* 0: none excluded */
+  unsigned generation;                 /* bumped on each arming */
+  unsigned char calls[KATA_MAX_CALLS]; /* 1: this call matches */
+  long seen;                           /* matching calls so far */
+  long fired;                          /* calls it changed */
+};
+
+struct kata_interpose_state {
+  long calls[KATA_MAX_CALLS]; /* every call, by KATA_CALL_* index */
+  int armed;                  /* any fault active */
+  struct kata_fault faults[KATA_MAX_FAULTS];
+};
+
+/* Set once by the runner (runner.cc) before any test runs. */
+extern struct kata_interpose_state* kata_interpose;
+
+/* The support library's own calls (reading /proc, the watchdog, reporting a
+ * child's failures) are neither counted nor failed: they run between
+ * kata_bypass_enter() and kata_bypass_leave() on their thread. */
+void kata_bypass_enter(void);
+void kata_bypass_leave(void);
+/* In a new child: its parent's bypass is not its own. */
+void kata_bypass_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IPC_KATAS_TESTS_SUPPORT_INTERPOSE_H_ */
