@@ -323,6 +323,15 @@ def start_run(spec, command, uid, gid):
         os._exit(125)
     for note in notes:
         os.write(2, f"[grader] {note}\n".encode())
+    # The test starts with the signal state Bazel gives it: Python ignores
+    # SIGPIPE and SIGXFSZ from its start, and exec keeps an ignored signal
+    # ignored (sh too passes on what it was started with), so the test
+    # binary would otherwise inherit SIG_IGN: a learner's missing SIGPIPE
+    # handling would go unseen, and the kata's signal-state check would
+    # blame the test that puts the default back.
+    for number in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     try:
         os.execv(command[0], command)
     except OSError as error:
