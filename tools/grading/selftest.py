@@ -3,6 +3,7 @@
 
   tools/grading/selftest.py [--keep] [--cache DIR]
   tools/grading/selftest.py --timing        the figures in docs/grading.md
+  tools/grading/selftest.py --worst-case    the Gradescope figures there
   tools/grading/selftest.py --make-class DIR [--timing-class]
 
 Builds the fixture class (tools/grading/fixtures.py) under grade_out/selftest,
@@ -484,7 +485,10 @@ def timing(options):
         rows.append((label, seconds, t["reference"], t["warm_up"],
                      t["grading"], t["grading"] / len(each),
                      sum(each) / len(each)))
-        print(f"{label}: {seconds:.0f} s", flush=True)
+        alone = {p["student"]: p["seconds"] for p in t["per_submission"]}
+        print(f"{label}: {seconds:.0f} s; in a slot: " + ", ".join(
+            f"{name} {alone[name]:.1f} s" for name in TIMING_CLASS
+            if name in alone) + f"; sum {sum(each):.1f} s", flush=True)
     print("\n| run | total | reference build | warm-up | grading 10 | "
           "per submission (wall / 10) | per submission (in its slot) |")
     print("|---|---|---|---|---|---|---|")
@@ -502,7 +506,13 @@ def main():
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--make-class", metavar="DIR")
     parser.add_argument("--timing-class", action="store_true")
+    parser.add_argument("--worst-case", action="store_true",
+                        help="the Gradescope bundle's worst case: time and "
+                        "memory of setup.sh and run_autograder")
     options = parser.parse_args()
+    if options.worst_case:
+        return course.worst_case(ROOT, BASE, grader_lib.read_topics(ROOT),
+                                 accounts.DEFAULT_BASE)
     if options.make_class:
         class_dir = os.path.abspath(options.make_class)
         names = TIMING_CLASS if options.timing_class else list(
