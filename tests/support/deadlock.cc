@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -184,6 +185,26 @@ class Diagnosis {
       text += ", waiting in " + view.info.wchan + "\n";
     }
     return text;
+  }
+
+  std::vector<BlockedCall> BlockedCalls() const {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    std::vector<BlockedCall> calls;
+    for (const ProcessView& view : views_) {
+      const char* name = CallName(view.call);
+      if (name == nullptr) continue;
+      BlockedCall call;
+      call.pid = view.info.pid;
+      call.call = name;
+      const FdInfo* fd = Blocked(view);
+      call.fd = fd ? fd->fd : -1;
+      call.argument = Argument(view);
+      call.time_ns =
+          static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec;
+      calls.push_back(std::move(call));
+    }
+    return calls;
   }
 
   // Causes derived from the evidence, most specific first, each with the
@@ -462,6 +483,7 @@ DeadlockView ExamineDeadlock(const std::string& guess) {
   DeadlockView result;
   result.processes = diagnosis.Processes();
   result.pipes = DescribePipes(pids);
+  result.blocked = diagnosis.BlockedCalls();
   std::vector<Diagnosis::Cause> causes = diagnosis.Causes();
   if (causes.empty()) {
     result.cause =

@@ -133,8 +133,19 @@ std::string SignalMeaning(int signal);
 // (state, the call it is blocked in and on what), who holds which pipe end,
 // and the cause derived from that evidence (the test's own guess `guess` is
 // kept only when nothing clearer shows, or as a second line when it agrees).
+struct BlockedCall {
+  pid_t pid = 0;
+  std::string call;       // "write"
+  long fd = -1;           // the descriptor it is blocked on, if any
+  std::string argument;   // otherwise what it waits for ("pid 23")
+  long long time_ns = 0;  // CLOCK_MONOTONIC when the watchdog looked
+};
+
 struct DeadlockView {
   std::string processes, pipes, cause;
+  // Each blocked process and the call it is blocked in, for the timeline:
+  // the calls that never returned.
+  std::vector<struct BlockedCall> blocked;
 };
 DeadlockView ExamineDeadlock(const std::string& guess);
 bool IsHarnessPipe(const std::string& target);
@@ -166,6 +177,19 @@ void MergeCarriedIntoXml();
 // are consequences of the kill and are not printed.
 std::string HungTest();
 void SetHungTest(std::string test);
+// The calls the hung test's processes were blocked in (from the watchdog's
+// DeadlockView), shown at the end of its timeline.
+std::vector<BlockedCall> BlockedCalls();
+void SetBlockedCalls(std::vector<BlockedCall> calls);
+
+// The timeline of a test's calls (trace.cc, recorded by interpose.c).
+void InitTrace();    // once, by the runner (KATA_TRACE=0: never)
+void StartTrace();   // at the start of each test
+void StopTrace();    // at its end, before the support library's own work
+bool TraceAlways();  // KATA_TRACE=1: print it for passing tests too
+std::string RenderCurrentTimeline();
+std::vector<kata_event> TraceEvents(unsigned long* dropped);
+std::string CallName(int call);  // of a kata_event
 
 // Watchdog (watchdog.cc).
 void StartWatchdog();

@@ -57,7 +57,9 @@ extern "C" {
   X(bind) X(listen) X(accept) X(accept4) X(connect) X(shutdown)               \
   X(setsockopt) X(getsockopt) X(getsockname) X(getpeername)                   \
   /* what a kata must NOT swap in for processes */                            \
-  X(pthread_create)
+  X(pthread_create)                                                           \
+  /* the end of a process */                                                  \
+  X(_exit)
 /* clang-format on */
 
 #define KATA_CALL_ENUM(name) KATA_CALL_##name,
@@ -99,6 +101,56 @@ struct kata_interpose_state {
 
 /* Set once by the runner (runner.cc) before any test runs. */
 extern struct kata_interpose_state* kata_interpose;
+
+/* ---------------------------------------------------------------- tracing
+ * While a test runs, every interposed call made by the code under test (in
+ * any process of the test) is recorded as one event in a ring of
+ * KATA_TRACE_CAPACITY events shared across fork: what the call was, its
+ * significant arguments, what it returned. Writing an event takes no lock and
+ * allocates nothing, so it is safe in a child after fork and in a signal
+ * handler; an event is valid once its `seq` is set, which is written last, so
+ * a process that dies in the middle of writing one leaves a hole, not
+ * garbage. trace.cc turns the events into the timeline a failing test prints.
+ */
+
+#define KATA_TRACE_CAPACITY 2048
+#define KATA_TRACE_TEXT 32
+
+enum {
+  KATA_EVENT_INJECTED = 1,  /* an armed fault changed this call */
+  KATA_EVENT_SHORTENED = 2, /* a short-transfer fault cut this call */
+  KATA_EVENT_BEFORE = 4,    /* recorded before the call (exec, _exit) */
+};
+
+/* Calls that are not interposed but still belong in a timeline. */
+enum { KATA_EVENT_EXIT = KATA_MAX_CALLS - 1 /* exit(), from atexit */ };
+
+struct kata_event {
+  unsigned long seq; /* 1 + its place in the recording; 0 while written */
+  long long time_ns; /* CLOCK_MONOTONIC */
+  int pid, ppid;
+  int call;      /* KATA_CALL_* or KATA_EVENT_* */
+  int error;     /* errno (or the error number returned), when failed */
+  int flags;     /* KATA_EVENT_* */
+  int text_size; /* bytes of text[] used */
+  long result;
+  long args[4];               /* the call's significant arguments (trace.cc) */
+  char text[KATA_TRACE_TEXT]; /* a name, or the first bytes moved */
+};
+
+struct kata_trace {
+  int recording; /* events are written only while this is 1 */
+  int padding;
+  unsigned long next; /* events written since recording started */
+  struct kata_event events[KATA_TRACE_CAPACITY];
+};
+
+/* Set by the runner; 0 turns tracing off (KATA_TRACE=0). */
+extern struct kata_trace* kata_trace;
+
+/* Records one event (interpose.c); usable from C++ for events of its own. */
+void kata_record(int call, long result, int error, int flags, long a0, long a1,
+                 long a2, long a3, const void* text, long size);
 
 /* The support library's own calls (reading /proc, the watchdog, reporting a
  * child's failures) are neither counted nor failed: they run between

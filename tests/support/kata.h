@@ -223,6 +223,26 @@ std::vector<int> InheritableDescriptors();
 // The pids of this process's children, zombies included.
 std::vector<pid_t> ChildProcesses();
 
+// ---------------------------------------------------------------- timeline
+
+// RecordedCall
+//
+// One call the current test's processes made, as the timeline records it
+// (interpose.h): the failing test prints them all ("what your code did").
+struct RecordedCall {
+  pid_t pid = 0;
+  std::string call;
+  long result = 0;
+  int error = 0;
+  std::string text;  // a name, or the first bytes moved
+};
+
+// The calls recorded so far in the current test (at most the last 2048).
+std::vector<RecordedCall> RecordedCalls();
+
+// The timeline as a failing test prints it.
+std::string Timeline();
+
 // ------------------------------------------------------------------ names
 
 // UniqueName()

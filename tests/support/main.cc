@@ -142,10 +142,12 @@ class LateListener : public testing::EmptyTestEventListener {
     signals_before_ = CaptureSignalState();
     TakeLeakSnapshot();
     ArmWatchdog(FullName(test), std::chrono::seconds(5));
+    StartTrace();
   }
 
   void OnTestEnd(const testing::TestInfo& test) override {
     ExitIfEscapedChild("the end of " + FullName(test));
+    StopTrace();
     DisarmWatchdog();
     const bool hung = HungTest() == FullName(test);
     if (hung) {
@@ -207,6 +209,11 @@ class LateListener : public testing::EmptyTestEventListener {
         std::printf("hint: this is %s: read %s\n", stage->title.c_str(),
                     stage->where.c_str());
       }
+    }
+    // What the code under test did, unless it never got to run.
+    if ((test.result()->Failed() && !HitUnfinishedFunction(*test.result())) ||
+        TraceAlways()) {
+      std::fputs(RenderCurrentTimeline().c_str(), stdout);
     }
     FinishedTest finished;
     finished.suite = test.test_suite_name();
@@ -298,6 +305,7 @@ void OnExit() {
     if (!InKataChild()) {
       pid_t none = 0;
       Shared().exited_pid.compare_exchange_strong(none, getpid());
+      kata_record(KATA_EVENT_EXIT, 0, 0, 0, 0, 0, 0, 0, nullptr, 0);
     }
     return;
   }

@@ -210,6 +210,18 @@ std::vector<FinishedTest> CarriedResults() {
   return g_finished;
 }
 
+std::vector<BlockedCall> g_blocked_calls;
+
+std::vector<BlockedCall> BlockedCalls() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_blocked_calls;
+}
+
+void SetBlockedCalls(std::vector<BlockedCall> calls) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_blocked_calls = std::move(calls);
+}
+
 std::string HungTest() {
   std::lock_guard<std::mutex> lock(g_mutex);
   return g_hung_test;
@@ -227,6 +239,7 @@ void SetHungTest(std::string test) {
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, &g_sigpipe_before_hang);
   }
+  if (test.empty()) g_blocked_calls.clear();
   g_hung_test = std::move(test);
 }
 
@@ -328,6 +341,8 @@ void MergeCarriedIntoXml() {
 
 void RestartAfterHang(const std::string& hung, const std::string& message) {
   Bypass quiet;
+  StopTrace();
+  WriteRaw(STDOUT_FILENO, RenderCurrentTimeline());
   // Everything the hung test started is killed and reaped, and what it
   // created removed, before the new run starts.
   for (pid_t pid : DescendantsOf(getpid())) kill(pid, SIGKILL);

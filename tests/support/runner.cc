@@ -47,6 +47,7 @@ SharedPage& Shared() {
 void InitRunner() {
   g_runner_pid = getpid();
   kata_interpose = &Shared().interpose;
+  InitTrace();
   // Orphans (a grandchild whose parent died) are re-parented to us rather than
   // to init, so the leak check still sees them and can reap them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -97,6 +97,13 @@ std::vector<Probe> Probes(sem_t* local) {
       {"fork",
        [] {
          pid_t pid = fork();
+         if (pid == 0) syscall(SYS_exit_group, 0);
+         RawReap(pid);
+       }},
+      {"_exit",
+       [] {
+         // A raw fork, so that only the child's _exit counts.
+         pid_t pid = static_cast<pid_t>(syscall(SYS_fork));
          if (pid == 0) _exit(0);
          RawReap(pid);
        }},
@@ -285,9 +292,15 @@ std::vector<Probe> Probes(sem_t* local) {
        }},
       {"sigwaitinfo",
        [] {
-         // A bad address: the kernel refuses it before waiting.
-         sigset_t* volatile bad = reinterpret_cast<sigset_t*>(8);
-         sigwaitinfo(bad, nullptr);
+         // A signal blocked and pending already: no wait. The mask is set
+         // with raw system calls, so only sigwaitinfo counts.
+         sigset_t only, old;
+         sigemptyset(&only);
+         sigaddset(&only, SIGUSR2);
+         syscall(SYS_rt_sigprocmask, SIG_BLOCK, &only, &old, 8);
+         syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2);
+         sigwaitinfo(&only, nullptr);
+         syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, 8);
        }},
       {"sigpending",
        [] {
@@ -897,6 +910,93 @@ TEST(Mechanism, WatchIgnoresTheSupportLibrarysOwnChannels) {
       [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
   kata::ExpectOnlyMechanism(watch, {"mqueue"}, "a POSIX queue");
   EXPECT_EQ(watch.Describe(), "no new descriptors");
+}
+
+// ============================================================== timeline
+
+// Tests that calls made in a forked child are recorded, with their pid.
+TEST(Trace, RecordsTheCallsOfForkedChildren) {
+  RawPipe pipe;
+  pid_t child = fork();
+  if (child == 0) {
+    (void)!write(pipe.write_end(), "from the child", 14);
+    _exit(0);
+  }
+  RawReap(child);
+  bool found = false;
+  for (const kata::RecordedCall& call : kata::RecordedCalls()) {
+    if (call.pid == child && call.call == "write" && call.result == 14) {
+      found = true;
+      EXPECT_EQ(call.text, "from the child");
+    }
+  }
+  EXPECT_TRUE(found) << kata::Timeline();
+  EXPECT_THAT(kata::Timeline(),
+              HasSubstr("child 1 (pid " + std::to_string(child) + ")"));
+}
+
+// Tests that children killed while they record leave only whole events.
+TEST(Trace, ChildrenKilledWhileRecordingLeaveWholeEvents) {
+  RawPipe pipe;
+  std::vector<pid_t> children;
+  for (int i = 0; i < 4; ++i) {
+    pid_t child = fork();
+    if (child == 0) {
+      for (;;) (void)!write(pipe.write_end(), "", 0);
+    }
+    children.push_back(child);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (pid_t child : children) kill(child, SIGKILL);
+  for (pid_t child : children) RawReap(child);
+  std::set<pid_t> known(children.begin(), children.end());
+  known.insert(getpid());
+  for (const kata::RecordedCall& call : kata::RecordedCalls()) {
+    EXPECT_TRUE(known.count(call.pid)) << "an event from pid " << call.pid;
+    EXPECT_NE(call.call, "?") << "an event with no call";
+  }
+}
+
+// Tests that the recording keeps the last 2048 calls and says what it
+// dropped.
+TEST(Trace, KeepsTheLastCallsAndCountsTheRest) {
+  RawPipe pipe;
+  for (int i = 0; i < 3000; ++i) (void)!write(pipe.write_end(), "", 0);
+  EXPECT_LE(kata::RecordedCalls().size(), 2048u);
+  EXPECT_THAT(kata::Timeline(), HasSubstr("earlier calls were dropped"));
+}
+
+int g_handler_pipe = -1;
+
+// Tests that a signal handler's own write is recorded, without deadlock,
+// even when the signal lands while the thread is recording another call.
+TEST(Trace, RecordsAWriteFromASignalHandler) {
+  kata::OnDeadlock("recording from a signal handler deadlocked",
+                   std::chrono::seconds(5));
+  RawPipe pipe;
+  g_handler_pipe = pipe.write_end();
+  struct sigaction action {};
+  action.sa_handler = [](int) { (void)!write(g_handler_pipe, "H", 1); };
+  sigemptyset(&action.sa_mask);
+  {
+    kata::SignalStorm storm(getpid(), SIGUSR2, std::chrono::microseconds(200));
+    {
+      // After the storm's own do-nothing handler, which it puts back.
+      kata::NotCounted quiet;
+      sigaction(SIGUSR2, &action, nullptr);
+    }
+    // Writes of nothing, for a while: the storm's signals land among them.
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    while (std::chrono::steady_clock::now() < until) {
+      (void)!write(pipe.write_end(), "", 0);
+    }
+  }
+  int handled = 0;
+  for (const kata::RecordedCall& call : kata::RecordedCalls()) {
+    if (call.call == "write" && call.text == "H") ++handled;
+  }
+  EXPECT_GT(handled, 0) << "no write from the handler was recorded";
 }
 
 // ============================================================= snapshots

@@ -101,6 +101,7 @@ std::string Report(const std::string& test, const std::string& cause,
                    std::chrono::milliseconds budget, std::string* summary) {
   DeadlockView view = ExamineDeadlock(cause);
   *summary = view.cause.substr(0, view.cause.find('\n'));
+  SetBlockedCalls(view.blocked);
   std::string text = "\n[ DEADLOCK? ] " + test + " did not finish within " +
                      std::to_string(budget.count()) + " ms.\n";
   text += view.cause;
