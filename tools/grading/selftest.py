@@ -254,6 +254,16 @@ def check_class(checks, data, listener, work, out):
                                "ReportsTheExitCode"], "fork bomb")
     exactly_lost("infinite_loop", ["Stage6PipeCapacity.CapacityIsWhatThe"
                                    "KernelReports"], "infinite loop")
+    # The busy runner thread cannot be stopped from inside: the kata runner
+    # exec's its own binary for the stages after it (tests/support/resume.cc).
+    # The run monitor's confinement must let it (Landlock: its own binary;
+    # the resume file in $TEST_TMPDIR), so the whole-suite run stays usable.
+    looping = by_name.get("infinite_loop", {}).get("topics", {}).get("pipe",
+                                                                     {})
+    checks.report(looping.get("mode") == "suite", "hang restart",
+                  "infinite_loop's busy runner: the test binary restarted "
+                  "itself inside the confined run; graded in one whole-suite "
+                  f"run (mode {looping.get('mode')})")
     huge = by_name["huge_output"]["topics"]["pipe"]
     checks.report(huge["score"] == huge["max"] and
                   huge["log_bytes"] < (2 << 20), "huge_output",
