@@ -13,7 +13,9 @@ What it does, per test target:
   1. runs the whole suite once; if that run is clean (GoogleTest finished,
      wrote its XML report with every expected case exactly once, removed its
      premature-exit marker, nobody wrote to $XML_OUTPUT_FILE, the exit code
-     agrees with the report) its results are taken;
+     agrees with the report, and GoogleTest's printed "[ RUN ]", "[ OK ]"
+     and "[ FAILED ]" lines agree with it case by case) its results are
+     taken;
   2. otherwise (a crash, exit(), a hang, a fork bomb, a forged report) it runs
      every expected case on its own, so that one broken case costs that case
      only;
@@ -22,11 +24,13 @@ What it does, per test target:
      exits 0, so Bazel's PASSED means "the wrapper finished", not "the tests
      passed".
 
-Each run happens in a fresh user + PID + mount namespace (unshare): the
-learner's processes cannot see, signal or trace this wrapper or Bazel's
-test-setup.sh, and all of them die when the run ends. prlimit caps processes
-(RLIMIT_NPROC is counted per user namespace), address space and file size;
-the output is read through a pipe and capped.
+Each run is started by the run monitor (confine.py): fresh user, PID, mount
+and IPC namespaces, size-limited tmpfs on /tmp, /dev/shm and $TEST_TMPDIR,
+resource limits, and Landlock, all in place before the test binary's first
+instruction; the monitor kills a run that holds too many processes, too much
+memory or too much CPU. The learner's processes cannot see, signal or trace
+this wrapper or Bazel's test-setup.sh, and all of them die when the run ends.
+The output is read through a pipe and capped.
 
 Standard library only; runs with `python3 -I -S`.
 """
@@ -39,13 +43,19 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import confine  # noqa: E402  (the run monitor, next to this file)
 
 GRADER_NAME = "ipc-katas-grader"
 MAX_XML_BYTES = 8 << 20
 MAX_MESSAGE = 4000
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFINE = os.path.join(HERE, "confine.py")
+RUN_DIR = "/tmp/.grader"   # on the run's own tmpfs (confine.py)
+FORGED = "a report the test binary forged, not counted"
 
 
 def parse_args(argv):
@@ -57,6 +67,10 @@ def parse_args(argv):
         "max_file_mb": 64,
         "max_memory_mb": 4096,
         "max_log_kb": 256,
+        "max_tmpfs_mb": 256,
+        "max_run_memory_mb": 1024,
+        "max_cpu_cores": 1.5,
+        "landlock": 1,
     }
     i = 0
     while i < len(argv) and argv[i] != "--":
@@ -79,16 +93,6 @@ def make_undumpable():
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except OSError:
         pass
-
-
-def unshare_prefix():
-    """The namespace launcher: new user, PID and mount namespaces."""
-    help_text = subprocess.run(["unshare", "--help"], capture_output=True,
-                               text=True).stdout
-    mapping = ("--map-current-user" if "--map-current-user" in help_text
-               else "--map-root-user")
-    return ["unshare", "--user", mapping, "--pid", "--mount", "--mount-proc",
-            "--fork", "--kill-child"]
 
 
 class Output:
@@ -119,55 +123,118 @@ class Output:
                 self.tail.decode("utf-8", "replace"))
 
 
-def count_processes():
-    return sum(1 for name in os.listdir("/proc") if name.isdigit())
+class Progress:
+    """What GoogleTest's own printer says about each case, read as it streams.
+
+    A report GoogleTest really wrote agrees with the lines its printer wrote
+    while the cases ran ("[ RUN      ] Suite.Case", then "[       OK ]" or
+    "[  FAILED  ]"); a report forged by code in the test binary usually does
+    not. The lines are matched as they pass, so capping the kept output does
+    not lose them.
+    """
+
+    PATTERN = re.compile(rb"^\[( RUN      |       OK |  FAILED  )\] "
+                         rb"([\w/.]+)", re.M)
+
+    def __init__(self):
+        self.started = set()
+        self.ended = {}
+        self.carry = b""
+
+    def add(self, data):
+        data = self.carry + data
+        cut = data.rfind(b"\n") + 1
+        self.carry = data[cut:][-1024:]
+        for match in self.PATTERN.finditer(data, 0, cut):
+            kind, name = match.group(1).strip(), match.group(2).decode()
+            if kind == b"RUN":
+                self.started.add(name)
+            else:
+                self.ended[name] = kind.decode()
+
+    def disagrees(self, name, passed):
+        """Why the printed lines contradict the report's verdict, or ""."""
+        if name not in self.started:
+            return "its output never started it"
+        said = self.ended.get(name)
+        if said is None:
+            return "its output never finished it"
+        if (said == "OK") != passed:
+            return f"its output says {said}"
+        return ""
 
 
 class Run:
     """One execution of the test binary (the suite or one case)."""
 
-    def __init__(self, status, output, elapsed, killed_for, report, marker,
-                 decoy_touched):
+    def __init__(self, status, output, elapsed, killed_for, report, watched,
+                 progress):
         self.status = status          # exit status as the shell reports it
         self.output = output          # captured, capped text
         self.elapsed = elapsed
-        self.killed_for = killed_for  # None, "time", "processes"
+        self.killed_for = killed_for  # None, "time", "processes", "memory",
+        #                               "cpu", "confine"
         self.report = report          # GoogleTest's XML, as read
-        self.marker_left = os.path.lexists(marker)
-        self.decoy_touched = decoy_touched
+        self.watched = watched        # the run monitor's status (confine.py)
+        self.marker_left = watched.get("marker_left", False)
+        self.decoy_touched = watched.get("decoy_touched", False)
+        self.progress = progress
 
 
-def execute(options, prefix, command, extra_args, limit, scratch, index, env,
-            decoy):
+def run_spec(options, command):
+    """The run monitor's settings for one run (confine.py DEFAULTS)."""
+    tmpdir = os.environ.get("TEST_TMPDIR", "")
+    return {
+        "tmpfs_mb": int(options["max_tmpfs_mb"]),
+        "memory_mb": int(options["max_run_memory_mb"]),
+        "processes": int(options["max_processes"]),
+        "address_space_mb": int(options["max_memory_mb"]),
+        "file_mb": int(options["max_file_mb"]),
+        "cpu_cores": options["max_cpu_cores"],
+        "binary": os.path.realpath(command[0]),
+        "write": [tmpdir] if tmpdir else [],
+        "tmpfs_extra": [tmpdir] if tmpdir and os.path.isdir(tmpdir) else [],
+        "grader_dir": RUN_DIR,
+        "decoy": os.path.join(RUN_DIR, "test.xml"),
+        "marker": os.path.join(RUN_DIR, "premature-exit"),
+        "landlock": options["landlock"] > 0,
+    }
+
+
+def execute(options, command, extra_args, limit, env):
     # GoogleTest writes its report into a pipe this wrapper reads, never into
-    # a file: no earlier run can leave a forged report behind, and listing
-    # $TEST_TMPDIR finds nothing to overwrite.
-    folder = tempfile.mkdtemp(prefix=f"run{index}-", dir=scratch)
-    marker = os.path.join(folder, "premature-exit")
+    # a file: no earlier run can leave a forged report behind. The
+    # premature-exit marker and the decoy $XML_OUTPUT_FILE live on the run's
+    # own tmpfs, where the run monitor (confine.py) looks for them.
     report_read, report_write = os.pipe()
+    status_read, status_write = os.pipe()
     child_env = dict(env)
-    child_env["TEST_PREMATURE_EXIT_FILE"] = marker
-    limits = [
-        "prlimit", f"--nproc={int(options['max_processes'])}",
-        f"--as={int(options['max_memory_mb']) << 20}",
-        f"--fsize={int(options['max_file_mb']) << 20}", "--core=0", "--"]
-    # sh stays PID 1 of the new namespace, so the test runner is an ordinary
-    # process (PID 1 ignores default-action signals such as SIGPIPE); the
-    # command after it keeps sh from exec'ing the binary in its place.
-    argv = (prefix + limits +
-            ["/bin/sh", "-c", '"$@"; exit $?', "sh", command[0],
-             f"--gtest_output=xml:/proc/self/fd/{report_write}"] +
+    child_env["TEST_PREMATURE_EXIT_FILE"] = os.path.join(RUN_DIR,
+                                                         "premature-exit")
+    child_env["XML_OUTPUT_FILE"] = os.path.join(RUN_DIR, "test.xml")
+    child_env["TEST_UNDECLARED_OUTPUTS_DIR"] = os.path.join(RUN_DIR,
+                                                            "outputs")
+    spec = run_spec(options, command)
+    # sh stays PID 1 of the run's namespace, so the test runner is an
+    # ordinary process (PID 1 ignores default-action signals such as
+    # SIGPIPE); the command after it keeps sh from exec'ing the binary in
+    # its place.
+    argv = ([sys.executable, "-I", "-S", CONFINE, confine.encode_spec(spec),
+             str(status_write), "--", "/bin/sh", "-c", '"$@"; exit $?', "sh",
+             command[0], f"--gtest_output=xml:/proc/self/fd/{report_write}"] +
             command[1:] + extra_args)
-    baseline = count_processes()
     start = time.monotonic()
     child = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              env=child_env, start_new_session=True,
-                             pass_fds=(report_write,))
+                             pass_fds=(report_write, status_write))
     os.close(report_write)
+    os.close(status_write)
     output = Output(int(options["max_log_kb"]) << 10)
+    progress = Progress()
     report = bytearray()
-    streams = [child.stdout.fileno(), report_read]
+    status_text = bytearray()
+    streams = [child.stdout.fileno(), report_read, status_read]
     killed_for = None
     while streams:
         ready, _, _ = select.select(streams, [], [], 0.1)
@@ -178,26 +245,32 @@ def execute(options, prefix, command, extra_args, limit, scratch, index, env,
             elif fd == report_read:
                 if len(report) <= MAX_XML_BYTES:
                     report += data
+            elif fd == status_read:
+                status_text += data[:1 << 16]
             else:
                 output.add(data)
-        if killed_for is None:
-            if time.monotonic() - start > limit:
-                killed_for = "time"
-            elif count_processes() - baseline > options["max_processes"] * 0.75:
-                killed_for = "processes"
-            if killed_for:
-                # unshare --kill-child takes the namespace's PID 1 with it,
-                # and the kernel then kills every process in the namespace.
-                os.killpg(child.pid, signal.SIGKILL)
+                progress.add(data)
+        if killed_for is None and time.monotonic() - start > limit:
+            killed_for = "time"
+            # The monitor's death takes the run's init with it
+            # (PR_SET_PDEATHSIG), and the kernel then kills every process
+            # of the run's PID namespace.
+            os.killpg(child.pid, signal.SIGKILL)
     child.stdout.close()
     os.close(report_read)
+    os.close(status_read)
     status = child.wait()
     elapsed = time.monotonic() - start
-    decoy_touched = os.path.lexists(decoy)
-    if decoy_touched:
-        os.unlink(decoy)
+    try:
+        watched = json.loads(bytes(status_text).decode() or "{}")
+    except ValueError:
+        watched = {}
+    if killed_for is None:
+        killed_for = watched.get("killed_for")
+    if killed_for is None and (watched.get("error") or not watched):
+        killed_for = "confine"
     return Run(status, output.text(), elapsed, killed_for, bytes(report),
-               marker, decoy_touched)
+               watched, progress)
 
 
 def read_gtest_xml(report):
@@ -239,10 +312,26 @@ def judge(run, expected, options):
     if run.killed_for == "time":
         return False, {}, (f"did not finish within {run.elapsed:.0f} s (the "
                            "grader's limit) and was killed")
+    detail = run.watched.get("detail", "")
     if run.killed_for == "processes":
         return False, {}, (f"started more than "
                            f"{int(options['max_processes'] * 0.75)} processes "
-                           "(a fork bomb?) and was killed")
+                           f"or threads ({detail}: a fork bomb?) and was "
+                           "killed")
+    if run.killed_for == "memory":
+        return False, {}, (f"held more than {int(options['max_run_memory_mb'])}"
+                           f" MiB ({detail} in its processes, its /tmp, "
+                           "/dev/shm and $TEST_TMPDIR, and shared memory) and "
+                           "was killed")
+    if run.killed_for == "cpu":
+        return False, {}, (f"kept {detail} busy (more than "
+                           f"{options['max_cpu_cores']:g} on average) and was "
+                           "killed: it would starve the submissions graded "
+                           "next to it")
+    if run.killed_for == "confine":
+        return False, {}, ("the grader could not start the run confined: "
+                           + (run.watched.get("error") or
+                              run.output.strip()[-300:]))
     if run.decoy_touched:
         return False, {}, ("wrote its own test report to $XML_OUTPUT_FILE: "
                            "results forged, not counted")
@@ -278,15 +367,21 @@ def judge(run, expected, options):
     results = {}
     for name in expected:
         problems = seen[name][0]
+        contradiction = run.progress.disagrees(name, not problems)
+        if contradiction:
+            return False, {}, (f"the report says {name} "
+                               f"{'failed' if problems else 'passed'} but "
+                               f"{contradiction}: {FORGED}")
         message = "\n".join(problems)[:MAX_MESSAGE]
         results[name] = (not problems, message)
     return True, results, ""
 
 
-def write_report(path, target, run_id, mode, results, notes, elapsed):
+def write_report(path, target, run_id, mode, results, notes, elapsed,
+                 facts=None):
     root = ElementTree.Element("testsuites", {
         "name": GRADER_NAME, "run_id": run_id, "target": target,
-        "mode": mode, "time": f"{elapsed:.2f}"})
+        "mode": mode, "time": f"{elapsed:.2f}", **(facts or {})})
     for name, (verdict, message, seconds) in results.items():
         suite, _, case = name.partition(".")
         element = ElementTree.SubElement(root, "testcase", {
@@ -311,7 +406,10 @@ def main(argv):
     run_id = os.environ.pop("GRADER_RUN_ID", "")
     target = os.environ.get("TEST_TARGET", "")
     with open(options["expected"]) as f:
-        expected = json.load(f).get(target)
+        entry = json.load(f).get(target) or {}
+    expected = entry.get("cases")
+    if entry.get("time_limit"):
+        options["time_limit"] = float(entry["time_limit"])
     decoy = os.environ.get("XML_OUTPUT_FILE") or os.path.join(
         os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", "."), "test.xml")
     started = time.monotonic()
@@ -324,17 +422,13 @@ def main(argv):
            if not key.startswith(("GRADER_", "GTEST_", "TESTBRIDGE_"))}
     if os.path.lexists(decoy):
         os.unlink(decoy)
-    scratch = tempfile.mkdtemp(prefix="grader-",
-                               dir=os.environ.get("TEST_TMPDIR"))
-    prefix = unshare_prefix()
     budget = options["time_limit"]
 
     def remaining():
         return budget - (time.monotonic() - started)
 
     print(f"[grader] {target}: running {len(expected)} test cases", flush=True)
-    suite = execute(options, prefix, command, [], max(5.0, remaining() / 2),
-                    scratch, 0, env, decoy)
+    suite = execute(options, command, [], max(5.0, remaining() / 2), env)
     sys.stdout.write(suite.output)
     clean, results, why = judge(suite, expected, options)
     final = {}
@@ -350,16 +444,14 @@ def main(argv):
                      "was then run on its own")
         print(f"\n[grader] the whole-suite run was not usable: {why}\n"
               "[grader] running every case on its own", flush=True)
-        for index, name in enumerate(expected, start=1):
+        for name in expected:
             left = remaining()
             if left < 1:
                 final[name] = ("not run", "not run: the topic's time limit "
                                "was used up by earlier cases", 0.0)
                 continue
-            run = execute(options, prefix, command,
-                          [f"--gtest_filter={name}"],
-                          min(options["case_limit"], left), scratch, index,
-                          env, decoy)
+            run = execute(options, command, [f"--gtest_filter={name}"],
+                          min(options["case_limit"], left), env)
             ok, results, why = judge(run, [name], options)
             if ok:
                 passed, message = results[name]
@@ -378,8 +470,15 @@ def main(argv):
     if suite.decoy_touched or any("XML_OUTPUT_FILE" in value[1]
                                   for value in final.values()):
         notes.append("tampering: the test binary wrote to $XML_OUTPUT_FILE")
+    if FORGED in why or any(FORGED in value[1] for value in final.values()):
+        notes.append("tampering: GoogleTest's report contradicts its own "
+                     "output (forged in the test process)")
+    peak = suite.watched.get("peaks", {})
+    facts = {"landlock": str(suite.watched.get("landlock", 0)),
+             "peak_memory_mb": f"{peak.get('memory_mb', 0):.0f}",
+             "peak_threads": str(peak.get("processes", 0))}
     write_report(decoy, target, run_id, mode, final, notes,
-                 time.monotonic() - started)
+                 time.monotonic() - started, facts)
     passed = sum(1 for value in final.values() if value[0] == "passed")
     print(f"\n[grader] {target}: {passed}/{len(expected)} cases passed "
           f"({mode} run)", flush=True)

@@ -3,6 +3,7 @@
 
   tools/grading/selftest.py [--keep] [--cache DIR]
   tools/grading/selftest.py --timing        the figures in docs/grading.md
+  tools/grading/selftest.py --worst-case    the Gradescope figures there
   tools/grading/selftest.py --make-class DIR [--timing-class]
 
 Builds the fixture class (tools/grading/fixtures.py) under grade_out/selftest,
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -36,18 +38,23 @@ from grading import gradescope_schema  # noqa: E402
 from grading import grader as grader_lib  # noqa: E402
 from grading import submissions as subs  # noqa: E402
 
-from grading import bazel as bazel_lib  # noqa: E402
+from grading import accounts  # noqa: E402
+from grading import selftest_course as course  # noqa: E402
+from grading import selftest_isolation as isolation  # noqa: E402
 
 
 def pick_base():
     """grade_out/ in the repository, unless the sandbox could not use it.
 
-    Bazel and the tests run as `nobody` when this runs as root: a checkout
-    under /root (not searchable by others) or under /tmp (an empty tmpfs in
-    the sandbox) cannot hold the grader's workspaces, so they go to /var/tmp.
+    Bazel and the tests run as unprivileged ids of the grader's pool when
+    this runs as root: a checkout under /root (not searchable by others) or
+    under /tmp (an empty tmpfs in the sandbox) cannot hold the grader's
+    workspaces, so they go to /var/tmp.
     """
     inside = os.path.join(ROOT, "grade_out")
-    user = bazel_lib.User("nobody")
+    base = accounts.DEFAULT_BASE
+    user = accounts.Account(base + 2, base + 2, [base]) \
+        if os.geteuid() == 0 else accounts.current()
     if (user.can_reach(os.path.join(ROOT, "tools")) and
             not grader_lib.under_private_tmp(ROOT)):
         return inside
@@ -57,6 +64,9 @@ def pick_base():
 
 BASE = pick_base()
 SELFTEST = os.path.join(BASE, "selftest")
+CLASSMATES_DIR = os.path.join(SELFTEST, "classmates")
+# tools/grade's defaults, which the fixtures' checks compare with.
+LIMITS = {"tmpfs_mb": 256, "run_memory_mb": 1024}
 TIMING_CLASS = ["reference", "stub", "01_child_keeps_write_end",
                 "03_no_waitpid", "04_single_write", "05_eintr_not_retried",
                 "06_sigpipe_unhandled", "08_write_all_then_read",
@@ -96,19 +106,22 @@ def context_for(class_dir, work, port):
     topics = grader_lib.read_topics(ROOT)
     return {"topics": topics, "class": class_dir, "work": work, "port": port,
             "editable": {t: subs.editable_files(ROOT, t) for t in topics},
-            "pristine_files": grader_lib.pristine_files(ROOT)}
+            "pristine_files": grader_lib.pristine_files(ROOT),
+            "token": "grader-secret-" + secrets.token_hex(12),
+            "deadline": 0, "snoop_paths": []}
 
 
 def make_class(class_dir, names, context, salt=""):
     shutil.rmtree(class_dir, ignore_errors=True)
     os.makedirs(class_dir)
-    scratch = os.path.join(os.path.dirname(class_dir), "scratch")
+    scratch = class_dir + "-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
+    known = dict(fixtures.FIXTURES, **fixtures.CLASSMATES)
     for name in names:
-        if name in fixtures.FIXTURES:
+        if name in known:
             files = fixtures.make(ROOT, name, context)
-            kind = fixtures.FIXTURES[name][0]
+            kind = known[name][0]
         else:  # a mutant of the pipe solution: a realistic partial answer
             files = fixtures.mutant(ROOT, name)
             kind = "folder"
@@ -241,6 +254,16 @@ def check_class(checks, data, listener, work, out):
                                "ReportsTheExitCode"], "fork bomb")
     exactly_lost("infinite_loop", ["Stage6PipeCapacity.CapacityIsWhatThe"
                                    "KernelReports"], "infinite loop")
+    # The busy runner thread cannot be stopped from inside: the kata runner
+    # exec's its own binary for the stages after it (tests/support/resume.cc).
+    # The run monitor's confinement must let it (Landlock: its own binary;
+    # the resume file in $TEST_TMPDIR), so the whole-suite run stays usable.
+    looping = by_name.get("infinite_loop", {}).get("topics", {}).get("pipe",
+                                                                     {})
+    checks.report(looping.get("mode") == "suite", "hang restart",
+                  "infinite_loop's busy runner: the test binary restarted "
+                  "itself inside the confined run; graded in one whole-suite "
+                  f"run (mode {looping.get('mode')})")
     huge = by_name["huge_output"]["topics"]["pipe"]
     checks.report(huge["score"] == huge["max"] and
                   huge["log_bytes"] < (2 << 20), "huge_output",
@@ -284,7 +307,7 @@ def check_class(checks, data, listener, work, out):
     problems = []
     for s in data["students"]:
         problems += gradescope_schema.validate_file(
-            os.path.join(out, "students", s["student"], "results.json"))
+            os.path.join(out, "students", s["report"], "results.json"))
     checks.report(not problems, "results.json",
                   f"{len(data['students'])} files follow Gradescope's "
                   "documented schema" if not problems else problems[0])
@@ -370,7 +393,9 @@ def self_test(options):
     cache = options.cache or os.path.join(BASE, "cache")
     print(f"grading {len(fixtures.FIXTURES)} fixture submissions in one "
           "class run (tools/grade)", flush=True)
-    result, seconds = grade(class_dir, out, cache)
+    roster = course.roster_file(SELFTEST)
+    result, seconds = grade(class_dir, out, cache,
+                            extra=("--time-scale", "2", "--roster", roster))
     listener.close()
     ok = checks.report(result.returncode == 0, "class run",
                        f"tools/grade exit code {result.returncode} after "
@@ -384,12 +409,59 @@ def self_test(options):
         with open(os.path.join(out, "grades.json")) as f:
             data = json.load(f)
         check_class(checks, data, listener, work, out)
+        isolation.check_main_class(checks, data, out, LIMITS)
+        isolation.check_privacy(checks, out)
         check_single(checks, class_dir, work, cache, data)
+        classmates(checks, context, out, work, cache)
+        reference = next(x for x in data["students"]
+                         if x["student"] == "reference")
+        course.check_points(checks, os.path.join(
+            ROOT, "tools", "grading", "points.json"),
+            {t: [c["name"] for c in e["cases"]]
+             for t, e in reference["topics"].items()})
+        course.check_names_and_roster(checks, out, data)
+        course.check_feedback(checks, out, data)
+        course.check_classroom(checks, data, data["topics"])
+        exit_early = next(x for x in data["students"]
+                          if x["student"] == "exit_early")
+        course.check_gradescope(checks, ROOT, SELFTEST, cache,
+                                os.path.join(class_dir, "exit_early"),
+                                exit_early["topics"]["pipe"]["score"])
+        course.check_release(checks, ROOT, SELFTEST, cache)
+    isolation.check_report_failure(checks)
+    isolation.check_monitor(checks, os.path.join(ROOT, "README.md"))
     if not options.keep:
-        shutil.rmtree(class_dir, ignore_errors=True)
-        shutil.rmtree(os.path.join(SELFTEST, "scratch"), ignore_errors=True)
+        for folder in (class_dir, class_dir + "-scratch", CLASSMATES_DIR,
+                       CLASSMATES_DIR + "-scratch"):
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"grader self-test: {checks.passed} passed, {checks.failed} failed")
     return 0 if checks.failed == 0 else 1
+
+
+def classmates(checks, context, out, work, cache):
+    """A second run in the same working folder, two at a time: 1_hog spends
+    every per-user budget while 1_victim (the reference) is graded, then
+    2_snoop searches for what the first run left behind."""
+    started = time.time()
+    context = dict(context, deadline=int(started + isolation.HOLD_SECONDS),
+                   snoop_paths=[os.path.join(out, name) for name in (
+                       "grades.csv", "grades.json", "grades.md",
+                       os.path.join("students", "secret_keeper.md"))])
+    make_class(CLASSMATES_DIR, list(fixtures.CLASSMATES), context)
+    second = os.path.join(SELFTEST, "out-classmates")
+    shutil.rmtree(second, ignore_errors=True)
+    print(f"grading the classmates run ({len(fixtures.CLASSMATES)} "
+          "submissions, two at a time)", flush=True)
+    result, seconds = grade(CLASSMATES_DIR, second, cache,
+                            extra=("--time-scale", "2", "--work", work,
+                                   "--jobs", "2"))
+    if not checks.report(result.returncode == 0, "classmates run",
+                         f"tools/grade exit code {result.returncode} after "
+                         f"{seconds:.0f} s"):
+        print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
+        return
+    with open(os.path.join(second, "grades.json")) as f:
+        isolation.check_classmates(checks, json.load(f), context["token"])
 
 
 def timing(options):
@@ -423,7 +495,10 @@ def timing(options):
         rows.append((label, seconds, t["reference"], t["warm_up"],
                      t["grading"], t["grading"] / len(each),
                      sum(each) / len(each)))
-        print(f"{label}: {seconds:.0f} s", flush=True)
+        alone = {p["student"]: p["seconds"] for p in t["per_submission"]}
+        print(f"{label}: {seconds:.0f} s; in a slot: " + ", ".join(
+            f"{name} {alone[name]:.1f} s" for name in TIMING_CLASS
+            if name in alone) + f"; sum {sum(each):.1f} s", flush=True)
     print("\n| run | total | reference build | warm-up | grading 10 | "
           "per submission (wall / 10) | per submission (in its slot) |")
     print("|---|---|---|---|---|---|---|")
@@ -441,7 +516,13 @@ def main():
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--make-class", metavar="DIR")
     parser.add_argument("--timing-class", action="store_true")
+    parser.add_argument("--worst-case", action="store_true",
+                        help="the Gradescope bundle's worst case: time and "
+                        "memory of setup.sh and run_autograder")
     options = parser.parse_args()
+    if options.worst_case:
+        return course.worst_case(ROOT, BASE, grader_lib.read_topics(ROOT),
+                                 accounts.DEFAULT_BASE)
     if options.make_class:
         class_dir = os.path.abspath(options.make_class)
         names = TIMING_CLASS if options.timing_class else list(
