@@ -592,7 +592,8 @@ def describe_interview(entry):
     else:
         outcome = "did not build" if entry.get("built") is False else "no result"
     return (f"{started}, {outcome} in {clock(entry.get('seconds', 0))} of "
-            f"{entry.get('minutes', 0)}:00 ({entry.get('ended', '?')})")
+            f"{clock(entry.get('minutes', 0) * 60)} "
+            f"({entry.get('ended', '?')})")
 
 
 # ---------------------------------------------------------------- main

@@ -427,7 +427,8 @@ class InterviewTest(Repository):
                           history[0]["stages_total"], history[0]["ended"]),
                          ("toy", 1, 2, "finished"))
         self.assertNotIn("interview", self.state())
-        self.assertIn("Recorded: ", out)
+        self.assertRegex(out, r"Recorded: \w+ +\d+ \d\d:\d\d, 1/2 stages in "
+                              r"\d+:\d\d of 5:00 \(finished\)\.")
         self.assertEqual(self.read(f"{history[0]['attempt']}/toy.cc"), STUB)
 
     def test_an_interview_whose_process_is_gone_is_recorded_as_abandoned(self):
