@@ -22,8 +22,7 @@
   hints       every topic's exercises/<topic>/hints.md (format: tools/hints.py)
               gives every function of the stub three levels, each with its
               stable anchor and text in English and Korean, and no code; a
-              topic without a hints file yet is listed as missing, which
-              fails only with --strict-hints (or STRICT_HINTS = True below);
+              topic without a hints file fails (STRICT_HINTS below);
   notes tool  the Markdown readers these checks and tools/drill share, and
               these checks themselves, pass their unit tests
               (tools/notes_test.py, tools/docs_check_test.py,
@@ -63,10 +62,10 @@ MAX_SHOWN = 25  # problems listed per check
 MAX_ENGLISH_WORDS = 80
 MAX_KOREAN_CHARACTERS = 250
 GLOSSARY = "docs/glossary.md"
-# A topic without exercises/<topic>/hints.md is reported as missing; it fails
-# the check only once this is True (or with --strict-hints). Turn it on when
-# every topic of tools/topics.txt has its hints file.
-STRICT_HINTS = False
+# A topic without exercises/<topic>/hints.md fails the check (every topic of
+# tools/topics.txt has its hints file). False would only list it as missing,
+# for a new topic whose hints are still being written.
+STRICT_HINTS = True
 
 
 class Context:
