@@ -480,7 +480,9 @@ class Kata:
                     self.say(f"    {line}")
             closing = kata_results.closing_line(
                 kata_results.testlogs_folder(self.root, topic=name))
-            if closing:
+            # The binary's own "Next: ..." would repeat the sentence
+            # next_step() prints below; its "all N stages pass" line stays.
+            if closing and (results.all_done or len(chosen) > 1):
                 self.say(f"  {closing}")
             log = os.path.join("bazel-testlogs", "exercises", name,
                                f"{name}_test", "test.log")
