@@ -431,6 +431,31 @@ class InterviewTest(Repository):
                               r"\d+:\d\d of 5:00 \(finished\)\.")
         self.assertEqual(self.read(f"{history[0]['attempt']}/toy.cc"), STUB)
 
+    def test_ctrl_c_ends_an_interview_and_still_records_it(self):
+        self.write("exercises/toy/toy.cc", "my work\n")
+
+        class Interrupted(io.StringIO):
+            def readline(self, *args):
+                raise KeyboardInterrupt
+
+        kata = kata_cli.Kata(self.root, out=self.out, err=self.err,
+                             stdin=Interrupted(), env=self.env)
+        code = kata_cli.main(["interview", "toy", "--minutes", "5"], kata=kata)
+        self.assertEqual(code, 0)
+        history = self.state()["interviews"]
+        self.assertEqual(history[0]["ended"], "stopped with Ctrl-C")
+        self.assertEqual(self.read("exercises/toy/toy.cc"), "my work\n")
+        self.assertFalse(os.path.exists(
+            os.path.join(self.root, ".kata", "interview", "toy")))
+
+    def test_a_second_interview_while_one_runs_is_refused(self):
+        with kata_state.State(self.root).edit() as data:
+            data["interview"] = {"topic": "toy", "pid": os.getpid(),
+                                 "started": time.time(), "minutes": 45}
+        code, _, err = self.run_kata("interview", "toy")
+        self.assertEqual(code, 1)
+        self.assertIn("an interview of toy is already running", err)
+
     def test_an_interview_whose_process_is_gone_is_recorded_as_abandoned(self):
         with kata_state.State(self.root).edit() as data:
             data["interview"] = {"topic": "toy", "pid": 2 ** 22 + 12345,
