@@ -12,6 +12,8 @@
                                    backed up first)
   tools/kata interview TOPIC       a timed attempt from a blank stub in a
                                    scratch copy, hints off
+  tools/kata completion            bash completion: source <(tools/kata
+                                   completion)
 
 Everything it remembers (hints shown, interviews) is in .kata/state.json,
 which git ignores. `tools/kata <command> --help` explains each command.
@@ -674,11 +676,73 @@ def parser():
     interview.add_argument("topic", help="the kata to attempt")
     interview.add_argument("--minutes", type=float, default=45,
                            help="time allowed (default 45)")
+
+    completion = command(
+        "completion", "bash completion for tools/kata",
+        "Prints a bash completion script: commands, topics and the functions "
+        "of a topic's\nhints complete with Tab. Load it in this shell, or "
+        "add the line to ~/.bashrc:\n\n  source <(tools/kata completion)")
+    completion.add_argument("shell", nargs="?", choices=["bash"],
+                            default="bash", help="only bash so far")
     return top
+
+
+# What Tab offers after each command: its options, and whether a topic
+# follows.
+COMMAND_OPTIONS = {
+    "status": [], "test": [], "watch": [], "hint": ["--level", "--lang"],
+    "reset": ["--yes", "--forget-hints"], "interview": ["--minutes"],
+    "completion": [],
+}
+
+BASH_COMPLETION = """\
+# bash completion for tools/kata (from: tools/kata completion)
+_tools_kata() {
+  local words
+  words=$("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD-1}" \\
+          2>/dev/null) || return
+  COMPREPLY=($(compgen -W "$words" -- "${COMP_WORDS[COMP_CWORD]}"))
+}
+complete -F _tools_kata tools/kata ./tools/kata kata
+"""
+
+
+def completions(kata, words):
+    """The words Tab may offer after `words` (the command line so far,
+    without the program and the word being typed)."""
+    commands = list(COMMAND_OPTIONS)
+    if not words:
+        return commands + ["--help"]
+    command, rest = words[0], words[1:]
+    if command not in COMMAND_OPTIONS:
+        return []
+    if rest and rest[-1] == "--lang":
+        return ["en", "ko"]
+    if rest and rest[-1] == "--level":
+        return ["1", "2", "3"]
+    positional = [w for i, w in enumerate(rest) if not w.startswith("-") and
+                  (i == 0 or rest[i - 1] not in ("--lang", "--level",
+                                                 "--minutes"))]
+    offered = COMMAND_OPTIONS[command] + ["--help"]
+    if command == "completion":
+        return ["bash"] if not positional else []
+    if not positional:
+        return kata.topics() + offered
+    if command == "hint" and len(positional) == 1:
+        parsed = hints.load(positional[0], kata.root)
+        if parsed is not None:
+            names = [f.name for f in parsed.functions]
+            short = [n.split("::")[-1] for n in names]
+            return sorted(set(names + [n for n in short
+                                       if short.count(n) == 1])) + offered
+    return offered
 
 
 def main(argv=None, kata=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["__complete"]:  # called by the bash completion script
+        print("\n".join(completions(kata or Kata(), argv[1:])))
+        return 0
     extra = []  # after "--": passed on to bazel test
     if "--" in argv:
         cut = argv.index("--")
@@ -697,6 +761,9 @@ def main(argv=None, kata=None):
             return kata.watch(options.topic)
         if options.command == "reset":
             return kata.reset(options.topic, options.yes, options.forget_hints)
+        if options.command == "completion":
+            kata.out.write(BASH_COMPLETION)
+            return 0
         if options.command == "interview":
             import kata_interview  # noqa: E402
             if options.minutes <= 0:

@@ -385,12 +385,33 @@ class TestAndWatchTest(Repository):
 
     def test_every_command_has_help(self):
         for command in ("status", "hint", "test", "watch", "reset",
-                        "interview"):
+                        "interview", "completion"):
             with self.assertRaises(SystemExit) as stop, \
                     unittest.mock.patch("sys.stdout", new=io.StringIO()) as out:
                 kata_cli.main([command, "--help"], kata=self.kata())
             self.assertEqual(stop.exception.code, 0)
             self.assertIn(f"usage: tools/kata {command}", out.getvalue())
+
+
+class CompletionTest(Repository):
+
+    def words(self, *typed):
+        return kata_cli.completions(self.kata(), list(typed))
+
+    def test_commands_then_topics_then_functions(self):
+        self.assertIn("interview", self.words())
+        self.assertEqual(self.words("reset"),
+                         ["toy", "--yes", "--forget-hints", "--help"])
+        self.assertEqual(self.words("hint", "toy"),
+                         ["Close", "Open", "--level", "--lang", "--help"])
+        self.assertEqual(self.words("hint", "toy", "--lang"), ["en", "ko"])
+        self.assertEqual(self.words("nonsense"), [])
+
+    def test_the_script_calls_the_tool_back(self):
+        code, out, _ = self.run_kata("completion")
+        self.assertEqual(code, 0)
+        self.assertIn('"${COMP_WORDS[0]}" __complete', out)
+        self.assertIn("complete -F _tools_kata tools/kata", out)
 
 
 class InterviewTest(Repository):
