@@ -19,14 +19,22 @@
   mermaid     every ```mermaid block parses with the mermaid package itself
               (tools/mermaid, under jsdom), which must also reject a broken
               diagram, so the check cannot pass by not parsing;
-  notes tool  the Markdown reader these checks and tools/drill share, and
+  hints       every topic's exercises/<topic>/hints.md (format: tools/hints.py)
+              gives every function of the stub three levels, each with its
+              stable anchor and text in English and Korean, and no code; a
+              topic without a hints file fails (STRICT_HINTS below);
+  notes tool  the Markdown readers these checks and tools/drill share, and
               these checks themselves, pass their unit tests
-              (tools/notes_test.py, tools/docs_check_test.py).
+              (tools/notes_test.py, tools/docs_check_test.py,
+              tools/hints_test.py).
 
 The gate adds one more: every README or docs anchor that a test printed in a
 hint line resolves (check_hint_anchors).
 
-Usage: python3 tools/docs_check.py   (exit status 1 if any check fails)
+Links, anchors and the glossary cover the hints files too.
+
+Usage: python3 tools/docs_check.py [--strict-hints]   (exit status 1 if any
+check fails)
 """
 
 import io
@@ -40,6 +48,7 @@ import unittest
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hints  # noqa: E402  (tools/hints.py)
 import notes  # noqa: E402
 
 ROOT = notes.ROOT
@@ -53,6 +62,10 @@ MAX_SHOWN = 25  # problems listed per check
 MAX_ENGLISH_WORDS = 80
 MAX_KOREAN_CHARACTERS = 250
 GLOSSARY = "docs/glossary.md"
+# A topic without exercises/<topic>/hints.md fails the check (every topic of
+# tools/topics.txt has its hints file). False would only list it as missing,
+# for a new topic whose hints are still being written.
+STRICT_HINTS = True
 
 
 class Context:
@@ -89,7 +102,18 @@ class Context:
                     candidates.add(os.path.relpath(os.path.join(folder, name),
                                                    ROOT))
         return sorted(path for path in candidates if path.endswith(".md") and (
-            path.startswith("docs/") or os.path.basename(path) == "README.md"))
+            path.startswith("docs/") or os.path.basename(path) == "README.md"
+            or is_hints_file(path)))
+
+    def hints_files(self):
+        return [path for path in self.markdown_files() if is_hints_file(path)]
+
+
+def is_hints_file(path):
+    """exercises/<topic>/hints.md (tools/hints.py reads them)."""
+    parts = path.split("/")
+    return len(parts) == 3 and parts[0] == "exercises" and parts[2] == "hints.md"
+
 
 
 def anchor_problem(context, target_path, fragment):
@@ -400,7 +424,7 @@ def check_glossary(context, report):
     problems = [f"{GLOSSARY}:{term.line}: {term.english}: no Korean term"
                 for term in terms if not term.korean]
     count = 0
-    for path in notes.note_files():
+    for path in notes.note_files() + context.hints_files():
         if path == GLOSSARY:
             continue
         count += 1
@@ -411,7 +435,41 @@ def check_glossary(context, report):
     avoided = sum(len(term.avoid) for term in terms)
     report(not problems, "docs glossary",
            f"{len(terms)} terms, {avoided} avoided variants, none in the "
-           f"Korean of {count} notes" if not problems else _listing(problems))
+           f"Korean of {count} notes and hints files" if not problems
+           else _listing(problems))
+
+
+def topics():
+    with open(os.path.join(ROOT, "tools", "topics.txt")) as f:
+        return [line.split("#")[0].strip() for line in f
+                if line.split("#")[0].strip()]
+
+
+def check_hints(context, report, strict=None, chosen=None):
+    """Every topic's hints file against its stub (tools/hints.py)."""
+    strict = STRICT_HINTS if strict is None else strict
+    problems, missing, checked, functions = [], [], [], 0
+    for topic in chosen if chosen is not None else topics():
+        stub = hints.stub_functions(topic)
+        parsed = hints.load(topic)
+        if parsed is None:
+            missing.append(topic)
+            continue
+        checked.append(topic)
+        functions += len(parsed.functions)
+        problems.extend(hints.problems(parsed, stub))
+    if strict:
+        problems.extend(f"{hints.hints_path(topic)} is missing: every "
+                        f"function of the stub needs its three levels"
+                        for topic in missing)
+    ok = not problems
+    detail = (f"{functions} functions of {', '.join(checked) or 'no topic'} "
+              f"have three levels in English and Korean, anchors and no code"
+              if ok else _listing(problems))
+    if missing and not strict:
+        detail += (f"; missing (not yet required): "
+                   f"{', '.join(hints.hints_path(t) for t in missing)}")
+    report(ok, "docs hints", detail)
 
 
 def check_mermaid(context, report):
@@ -457,16 +515,19 @@ def check_mermaid(context, report):
 def check_notes_tool(report):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import docs_check_test  # noqa: E402
+    import hints_test  # noqa: E402
     import notes_test  # noqa: E402
     loader = unittest.defaultTestLoader
     suite = unittest.TestSuite([loader.loadTestsFromModule(notes_test),
-                                loader.loadTestsFromModule(docs_check_test)])
+                                loader.loadTestsFromModule(docs_check_test),
+                                loader.loadTestsFromModule(hints_test)])
     stream = io.StringIO()
     result = unittest.TextTestRunner(stream=stream, verbosity=0).run(suite)
     ok = result.wasSuccessful()
-    report(ok, "docs tools", f"tools/notes_test.py, tools/docs_check_test.py: "
-           f"{result.testsRun} unit tests of the Markdown reader and of these "
-           f"checks pass" if ok else stream.getvalue().strip()[-1500:])
+    report(ok, "docs tools", f"tools/notes_test.py, tools/docs_check_test.py, "
+           f"tools/hints_test.py: {result.testsRun} unit tests of the Markdown "
+           f"readers and of these checks pass" if ok
+           else stream.getvalue().strip()[-1500:])
 
 
 _HINT_ANCHOR = re.compile(r"\bread ([\w./-]+\.md)#([^\s)\"']+)")
@@ -502,7 +563,7 @@ def _listing(problems):
             (f"\n      ... and {more} more" if more else ""))
 
 
-def run(report):
+def run(report, strict_hints=None):
     """Runs every docs check, calling report(ok, label, detail) for each."""
     context = Context()
     check_links(context, report)
@@ -510,6 +571,7 @@ def run(report):
     check_questions(context, report)
     check_short_answers(context, report)
     check_glossary(context, report)
+    check_hints(context, report, strict_hints)
     check_mermaid(context, report)
     check_notes_tool(report)
 
@@ -521,7 +583,7 @@ def main():
         print(f"  [{'ok  ' if ok else 'FAIL'}] {label:<14} {detail}", flush=True)
         tally[bool(ok)] += 1
 
-    run(report)
+    run(report, strict_hints=True if "--strict-hints" in sys.argv[1:] else None)
     print(f"\ndocs: {tally[True]} passed, {tally[False]} failed")
     return 1 if tally[False] else 0
 

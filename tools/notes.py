@@ -1,7 +1,7 @@
 """Reads the project's Markdown the way GitHub shows it, for the docs check
 (tools/docs_check.py) and the drill (tools/drill).
 
-Two things live here:
+Three things live here:
 
 * The Markdown facts a link checker needs: fenced code blocks, headings and
   the anchors GitHub gives them (its slug rules, Korean headings included),
@@ -11,6 +11,8 @@ Two things live here:
   한국어", followed by sections that each start with a bold label line such as
   "**30-second answer / 30초 답변**"; English and Korean text sit side by side
   inside each section, told apart by their script.
+* Terminal output for the drill and tools/kata: Markdown as plain text,
+  wrapped by display width (a Hangul syllable takes two columns).
 
 Python 3 standard library only.
 """
@@ -463,3 +465,49 @@ def note_files():
     names = sorted(name for name in os.listdir(folder) if name.endswith(".md"))
     names.sort(key=lambda name: name.lower() != "readme.md")
     return [os.path.join("docs", name) for name in names]
+
+
+# ------------------------------------------------------ terminal output
+
+
+def width_of(text):
+    """Columns `text` takes in a terminal (Hangul is two columns wide)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def wrap(text, indent, columns):
+    """Wraps `text` to `columns` by display width, not characters. The first
+    line starts with `indent` (say "  • "), the others line up under it."""
+    hang = " " * width_of(indent)
+    lines, current, words = [], indent, 0
+    for word in text.split():
+        if words and width_of(current + " " + word) > columns:
+            lines.append(current)
+            current, words = hang + word, 1
+        else:
+            current += (" " if words else "") + word
+            words += 1
+    if words:
+        lines.append(current)
+    return lines
+
+
+def terminal_text(markdown, doc_path, show_targets, with_anchor=False):
+    """Inline Markdown as terminal text: links become their text (and, with
+    `show_targets`, the file they point to, plus its #anchor if
+    `with_anchor`), code and emphasis lose their marks."""
+
+    def link(match):
+        text, target = match.group(1), match.group(2)
+        if not show_targets or is_external(target):
+            return text
+        path, fragment = resolve(doc_path, target)
+        if path and with_anchor and fragment:
+            path += "#" + fragment
+        return f"{text} ({path})" if path else text
+
+    text = re.sub(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(([^)\s]+)[^)]*\)", link,
+                  markdown)
+    text = inline_text(text)
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|])", r"\1", text)
