@@ -957,6 +957,65 @@ TYPED_TEST(Stage4SeveralClients, FinishedClientsAreReaped) {
                       << Hint(kNoReaping);
 }
 
+// The exit statuses of the server's children, as its SIGCHLD handler saw
+// them (si_status, one byte each), written to a pipe the test reads.
+int g_exit_status_fd = -1;
+
+void ReportExitStatus(int, siginfo_t* info, void*) {
+  const int saved = errno;  // the handler may interrupt a call checking errno
+  const char status = info->si_code == CLD_EXITED
+                          ? static_cast<char>(info->si_status)
+                          : static_cast<char>(100 + info->si_status);
+  (void)!write(g_exit_status_fd, &status, 1);
+  errno = saved;
+}
+
+// The next status the server's handler reported, or "(none within N ms)".
+std::string NextExitStatus(int fd) {
+  if (!WaitReadable(fd, Scaled(3s))) return "(none within 3 s)";
+  char status = 0;
+  if (read(fd, &status, 1) != 1) return "(the pipe closed)";
+  const int value = static_cast<unsigned char>(status);
+  return value >= 100 ? "killed by signal " + std::to_string(value - 100)
+                      : "_exit(" + std::to_string(value) + ")";
+}
+
+// Tests that the child serving a client ends with _exit(0) when the client
+// was served to the end, and with _exit(1) when the handler threw.
+TYPED_TEST(Stage4SeveralClients, ChildExitStatusSaysHowServingEnded) {
+  kata::OnDeadlock(kParentKeepsConnection, 20s);
+  RawPipe statuses;
+  ServerInChild server(
+      TypeParam::Fresh(),
+      [](std::string_view request) -> std::string {
+        if (request == "fail") throw std::runtime_error("the handler failed");
+        return std::string(request);
+      },
+      [&] {
+        statuses.CloseRead();
+        g_exit_status_fd = statuses.write_fd;
+        struct sigaction action {};
+        action.sa_sigaction = ReportExitStatus;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigaction(SIGCHLD, &action, nullptr);
+      });
+  statuses.CloseWrite();
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  ASSERT_EQ(EchoExchange(server.endpoint(), {"one", "two"},
+                         /*expect_end_of_stream=*/true),
+            "");
+  EXPECT_EQ(NextExitStatus(statuses.read_fd), "_exit(0)")
+      << "the child that served a client to the end" << Hint(kChildExitStatus);
+  RawFd client = RawConnect(server.endpoint());
+  ASSERT_GE(client.get(), 0);
+  RawSendAll(client.get(), Frame("fail"));
+  EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "(end of stream)")
+      << "the handler threw: the child closes the connection";
+  EXPECT_EQ(NextExitStatus(statuses.read_fd), "_exit(1)")
+      << "the child whose handler threw" << Hint(kChildExitStatus);
+}
+
 // Tests that the process serving a client has closed the listening socket.
 TYPED_TEST(Stage4SeveralClients, ChildClosesTheListeningSocket) {
   ServerInChild server(TypeParam::Fresh(), [](std::string_view) {

@@ -103,6 +103,9 @@ inline constexpr char kParentKeepsConnection[] =
 inline constexpr char kNoReaping[] =
     "finished children stay zombies until the server reaps them: "
     "waitpid(pid, &status, WNOHANG) in the accept loop";
+inline constexpr char kChildExitStatus[] =
+    "the child serving a client tells how it went by its exit status: "
+    "_exit(0) once ServeConnection returns, _exit(1) if it threw";
 inline constexpr char kChildKeepsListener[] =
     "the child serving a client still holds the listening socket: close it "
     "in the child right after fork";
