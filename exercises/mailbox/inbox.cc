@@ -13,7 +13,7 @@
 namespace kata::mailbox {
 namespace {
 
-// What every unfinished function throws; the tests print its message.
+// Given: what every unfinished function throws; the tests print its message.
 std::logic_error NotImplemented(const char* function, int stage) {
   return std::logic_error(std::string("not implemented yet: ") + function +
                           " in exercises/mailbox/inbox.cc (stage " +
@@ -22,7 +22,7 @@ std::logic_error NotImplemented(const char* function, int stage) {
 
 }  // namespace
 
-// Moving is given: it hands every member over and leaves a self-move alone.
+// Given: moving hands every member over and leaves a self-move alone.
 Inbox& Inbox::operator=(Inbox&& other) noexcept {
   if (this != &other) {
     own_ = std::move(other.own_);
@@ -35,14 +35,14 @@ Inbox& Inbox::operator=(Inbox&& other) noexcept {
 // ---------------------------------------------------------------- Stage 6
 
 Inbox Inbox::Create(std::string name, Buffering buffering) {
-  // TODO: create this process's inbox as inbox.h describes.
+  // Contract: inbox.h. Stuck? tools/kata hint mailbox Inbox::Create
   (void)name;
   (void)buffering;
   throw NotImplemented("Inbox::Create", 6);
 }
 
 SendResult Inbox::Send(std::string_view to, std::string_view text, Wait wait) {
-  // TODO: send a letter as inbox.h (and README.md, "On the wire") describes.
+  // Contract: inbox.h. Stuck? tools/kata hint mailbox Inbox::Send
   (void)to;
   (void)text;
   (void)wait;
@@ -50,7 +50,7 @@ SendResult Inbox::Send(std::string_view to, std::string_view text, Wait wait) {
 }
 
 std::optional<Letter> Inbox::ReceiveAny(Wait wait) {
-  // TODO: the asymmetric receive as inbox.h describes (stages 6 and 7).
+  // Contract: inbox.h. Stuck? tools/kata hint mailbox Inbox::ReceiveAny
   (void)wait;
   throw NotImplemented("Inbox::ReceiveAny", 6);
 }
@@ -59,7 +59,7 @@ std::optional<Letter> Inbox::ReceiveAny(Wait wait) {
 
 std::optional<std::string> Inbox::Receive(std::string_view from, Wait wait,
                                           unsigned* priority) {
-  // TODO: the symmetric receive as inbox.h describes.
+  // Contract: inbox.h. Stuck? tools/kata hint mailbox Inbox::Receive
   (void)from;
   (void)wait;
   (void)priority;

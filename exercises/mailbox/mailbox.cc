@@ -17,7 +17,7 @@
 namespace kata::mailbox {
 namespace {
 
-// What every unfinished function throws; the tests print its message.
+// Given: what every unfinished function throws; the tests print its message.
 std::logic_error NotImplemented(const char* function, int stage) {
   return std::logic_error(std::string("not implemented yet: ") + function +
                           " in exercises/mailbox/mailbox.cc (stage " +
@@ -29,19 +29,19 @@ std::logic_error NotImplemented(const char* function, int stage) {
 // ---------------------------------------------------------------- Stage 1
 
 Mailbox Mailbox::Create(std::string name, Buffering buffering) {
-  // TODO: create the mailbox as mailbox.h describes (stages 1, 3, 5 and 8).
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::Create
   (void)name;
   (void)buffering;
   throw NotImplemented("Mailbox::Create", 1);
 }
 
 Mailbox Mailbox::Open(std::string name) {
-  // TODO: open an existing mailbox as mailbox.h describes (stages 1 and 8).
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::Open
   (void)name;
   throw NotImplemented("Mailbox::Open", 1);
 }
 
-// Moving is given: it hands every member over and leaves `other` empty.
+// Given: moving hands every member over and leaves `other` empty.
 Mailbox::Mailbox(Mailbox&& other) noexcept
     : name_(std::move(other.name_)),
       queue_(std::exchange(other.queue_, static_cast<mqd_t>(-1))),
@@ -50,6 +50,7 @@ Mailbox::Mailbox(Mailbox&& other) noexcept
       max_message_(other.max_message_),
       owner_(std::exchange(other.owner_, std::nullopt)) {}
 
+// Given: the move assignment releases this mailbox first, then moves.
 Mailbox& Mailbox::operator=(Mailbox&& other) noexcept {
   if (this != &other) {
     Release();
@@ -63,17 +64,18 @@ Mailbox& Mailbox::operator=(Mailbox&& other) noexcept {
   return *this;
 }
 
+// Given: the destructor lets Release() do the work.
 Mailbox::~Mailbox() { Release(); }
 
 SendResult Mailbox::Send(std::string_view text, Wait wait) {
-  // TODO: send as mailbox.h describes (stages 1, 2, 3 and 8).
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::Send
   (void)text;
   (void)wait;
   throw NotImplemented("Mailbox::Send", 1);
 }
 
 std::optional<std::string> Mailbox::Receive(Wait wait, unsigned* priority) {
-  // TODO: receive as mailbox.h describes (stages 1, 2, 4 and 8).
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::Receive
   (void)wait;
   (void)priority;
   throw NotImplemented("Mailbox::Receive", 1);
@@ -82,18 +84,17 @@ std::optional<std::string> Mailbox::Receive(Wait wait, unsigned* priority) {
 // ---------------------------------------------------------------- Stage 5
 
 void Mailbox::Delete() {
-  // TODO: remove the mailbox as mailbox.h describes (stages 5 and 8).
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::Delete
   throw NotImplemented("Mailbox::Delete", 5);
 }
 
 bool Mailbox::is_owner() const {
-  // TODO: who owns a mailbox, as mailbox.h describes (Stage 5).
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::is_owner
   throw NotImplemented("Mailbox::is_owner", 5);
 }
 
 void Mailbox::Release() noexcept {
-  // TODO: what ~Mailbox and a move assignment must release, as mailbox.h
-  // describes (stages 1, 5 and 8). Must not throw.
+  // Contract: mailbox.h. Stuck? tools/kata hint mailbox Mailbox::Delete
 }
 
 }  // namespace kata::mailbox

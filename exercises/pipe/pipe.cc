@@ -15,7 +15,7 @@
 namespace kata::pipe {
 namespace {
 
-// What every unfinished function throws; the tests print its message.
+// Given: what every unfinished function throws; the tests print its message.
 std::logic_error NotImplemented(const char* function, int stage) {
   return std::logic_error(std::string("not implemented yet: ") + function +
                           " in exercises/pipe/pipe.cc (stage " +
@@ -27,9 +27,7 @@ std::logic_error NotImplemented(const char* function, int stage) {
 // ---------------------------------------------------------------- Stage 1
 
 ExitStatus WaitForChild(pid_t pid) {
-  // TODO: waitpid(pid, &status, 0), retried while it fails with EINTR; throw
-  // std::system_error(errno, std::generic_category(), "waitpid") otherwise.
-  // Decode the status with WIFEXITED/WEXITSTATUS and WIFSIGNALED/WTERMSIG.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe WaitForChild
   (void)pid;
   throw NotImplemented("WaitForChild", 1);
 }
@@ -37,14 +35,12 @@ ExitStatus WaitForChild(pid_t pid) {
 // ---------------------------------------------------------------- Stage 2
 
 Pipe MakePipe() {
-  // TODO: pipe2() with O_CLOEXEC; wrap both descriptors in Fd.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe MakePipe
   throw NotImplemented("MakePipe", 2);
 }
 
 ExitStatus SendToChild(std::string_view message, const ChildMain& child_main) {
-  // TODO: MakePipe, fork. Child: close the write end, run child_main on the
-  // read end, _exit with its result. Parent: close the read end, WriteAll the
-  // message, close the write end, WaitForChild. Clean up on errors too.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe SendToChild
   (void)message;
   (void)child_main;
   throw NotImplemented("SendToChild", 2);
@@ -53,15 +49,14 @@ ExitStatus SendToChild(std::string_view message, const ChildMain& child_main) {
 // ---------------------------------------------------------------- Stage 3
 
 void WriteAll(int fd, std::string_view data) {
-  // TODO: loop until every byte is written: short writes, EINTR, EAGAIN
-  // (poll for POLLOUT). Stage 5: EPIPE must be an exception, not SIGPIPE.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe WriteAll
   (void)fd;
   (void)data;
   throw NotImplemented("WriteAll", 3);
 }
 
 std::string ReadAll(int fd) {
-  // TODO: read until read() returns 0 (end of file); retry EINTR.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe ReadAll
   (void)fd;
   throw NotImplemented("ReadAll", 3);
 }
@@ -69,9 +64,7 @@ std::string ReadAll(int fd) {
 // ---------------------------------------------------------------- Stage 4
 
 std::string RoundTrip(std::string_view request, const Service& service) {
-  // TODO: two pipes (one each way), fork; the child reads the request to end
-  // of file, writes service(request) back and _exits; the parent writes,
-  // closes, reads the reply to end of file and reaps the child.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe RoundTrip
   (void)request;
   (void)service;
   throw NotImplemented("RoundTrip", 4);
@@ -80,13 +73,12 @@ std::string RoundTrip(std::string_view request, const Service& service) {
 // ---------------------------------------------------------------- Stage 6
 
 std::size_t MeasureCapacity() {
-  // TODO: a new pipe, O_NONBLOCK on its write end, write until EAGAIN.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe MeasureCapacity
   throw NotImplemented("MeasureCapacity", 6);
 }
 
 Captured RunAndCapture(const ChildMain& child_main) {
-  // TODO: like SendToChild the other way round; read everything before
-  // waiting for the child.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe RunAndCapture
   (void)child_main;
   throw NotImplemented("RunAndCapture", 6);
 }
@@ -94,7 +86,7 @@ Captured RunAndCapture(const ChildMain& child_main) {
 // ---------------------------------------------------------------- Stage 7
 
 void WriteRecord(int fd, std::string_view record) {
-  // TODO: reject records longer than PIPE_BUF; one write() call; retry EINTR.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe WriteRecord
   (void)fd;
   (void)record;
   throw NotImplemented("WriteRecord", 7);
@@ -104,10 +96,7 @@ void WriteRecord(int fd, std::string_view record) {
 
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::string_view input) {
-  // TODO: pipes for stdin and stdout plus a close-on-exec pipe for exec
-  // errors; fork; in the child dup2 onto 0 and 1 and execvp; in the parent
-  // feed input and read output together with poll() until the output ends,
-  // close the command's input (even if input is left), then reap the child.
+  // Contract: pipe.h. Stuck? tools/kata hint pipe RunCommand
   (void)argv;
   (void)input;
   throw NotImplemented("RunCommand", 8);
