@@ -54,7 +54,7 @@ import notes  # noqa: E402  (tools/notes.py, beside this file)
 TEXT = {
     "en": {
         "ask": "[Enter] show the answer   [n] next question   [q] quit",
-        "more": "How did you do? [a] again  [h] hard  [g] good   "
+        "more": "How did you do? [a] again  [h] hard  [g] good\n"
                 "[Enter] deeper answer, follow-ups and proof   "
                 "[n] next, no rating   [q] quit",
         "rate": "How did you do? [a] again  [h] hard  [g] good   "
@@ -63,8 +63,8 @@ TEXT = {
                       "a rating, q: quit).",
         "new": "new",
         "box": "box {box}",
-        "rated": "→ {rating}: box {box} of 5, next time {when}.",
-        "next_session": "next session",
+        "rated": "→ {rating}: box {box} of 5, asked again {when}.",
+        "next_session": "at the next session",
         "on_day": "on {date} (in {days} days)",
         "tomorrow": "tomorrow ({date})",
         "diagram": "(a diagram: see {where})",
@@ -77,8 +77,8 @@ TEXT = {
         "none": "No questions found for: {topics}. Try tools/drill --list.",
         "unknown": "tools/drill: unknown topic \"{topic}\"; the topics are "
                    "{topics}.",
-        "stopped": "Stopped (Ctrl-C): the {rated} ratings of this session "
-                   "are saved in {path}.",
+        "stopped": "Stopped (Ctrl-C); every rating of this session "
+                   "({rated}) is saved in {path}.",
         "unsaved": "tools/drill: could not save your rating in {path} "
                    "({why}); the ratings before it are kept.",
         "due_head": ["topic", "questions", "due", "new", "later",
@@ -93,7 +93,7 @@ TEXT = {
     },
     "ko": {
         "ask": "[Enter] 답 보기   [n] 다음 질문   [q] 끝내기",
-        "more": "어땠나요? [a] 다시  [h] 어려움  [g] 좋음   "
+        "more": "어땠나요? [a] 다시  [h] 어려움  [g] 좋음\n"
                 "[Enter] 더 깊은 답, 꼬리 질문, 증거   "
                 "[n] 평가 없이 다음   [q] 끝내기",
         "rate": "어땠나요? [a] 다시  [h] 어려움  [g] 좋음   "
@@ -102,10 +102,10 @@ TEXT = {
                       "q: 끝내기).",
         "new": "새 질문",
         "box": "{box}번 상자",
-        "rated": "→ {rating}: 5개 중 {box}번 상자, 다음 복습은 {when}.",
-        "next_session": "다음 세션",
-        "on_day": "{date} ({days}일 뒤)",
-        "tomorrow": "내일 ({date})",
+        "rated": "→ {rating}: 5개 중 {box}번 상자, {when} 다시 묻습니다.",
+        "next_session": "다음 세션에",
+        "on_day": "{date}({days}일 뒤)에",
+        "tomorrow": "내일({date})",
         "diagram": "(그림: {where} 참고)",
         "table": "(표: {where} 참고)",
         "read": "원문: {where}",

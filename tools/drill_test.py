@@ -186,7 +186,7 @@ class SessionTest(unittest.TestCase):
         self.assertNotIn("docs/toy.md#q3", cards)
         with open(self.state.path, encoding="utf-8") as f:
             self.assertIn('\n  "drill": {\n', f.read())
-        self.assertIn("box 2 of 5, next time tomorrow (2025-03-02)", out)
+        self.assertIn("box 2 of 5, asked again tomorrow (2025-03-02).", out)
         self.assertIn("3 questions asked, 2 rated", out)
 
     def test_the_next_session_asks_what_is_due_first(self):
@@ -210,8 +210,8 @@ class SessionTest(unittest.TestCase):
                                   stdin=Keys("", "g", "", "h", ""))
         self.assertEqual(code, 130)
         self.assertEqual(err.strip().count("\n"), 0, err)
-        self.assertIn("Stopped (Ctrl-C): the 2 ratings of this session are "
-                      "saved in .kata/state.json.", err)
+        self.assertIn("Stopped (Ctrl-C); every rating of this session (2) "
+                      "is saved in .kata/state.json.", err)
         self.assertEqual(len(self.saved()["drill"]["cards"]), 2)
 
     def test_a_corrupted_state_file_is_moved_aside_not_overwritten(self):
@@ -259,7 +259,8 @@ class SessionTest(unittest.TestCase):
     def test_prompts_speak_korean_with_lang_ko(self):
         _, out, _ = self.drill("--lang", "ko", keys=["", "ㅎ"])
         self.assertIn("[a] 다시  [h] 어려움  [g] 좋음", out)
-        self.assertIn("→ 좋음: 5개 중 2번 상자", out)
+        self.assertIn("→ 좋음: 5개 중 2번 상자, 내일(2025-03-02) 다시 "
+                      "묻습니다.", out)
 
 
 class AnkiExportTest(unittest.TestCase):
