@@ -563,6 +563,13 @@ def main(argv=None, by_topic=None, state=None, today=None, stdin=None,
     except Failure as failure:
         print(failure, file=err, flush=True)
         return failure.code
+    except OSError as error:
+        # Reading the state file failed (say .kata is not a folder): the
+        # file is left as it is.
+        print(f"tools/drill: could not read {state.relative(state.path)} "
+              f"({error.strerror or error}); nothing was changed.",
+              file=err, flush=True)
+        return 1
 
 
 def drill(options, lang, chosen, topics, state, today, stdin, out, err):

@@ -239,6 +239,24 @@ class SessionTest(unittest.TestCase):
         self.assertIn('drill record for "docs/toy.md#q1" that has box 9',
                       self.warnings[0])
 
+    def test_a_rating_that_cannot_be_saved_stops_with_one_sentence(self):
+        os.makedirs(os.path.join(self.state.folder, "state.lock"))
+        code, _, err = self.drill("--in-order", keys=["", "g", "", "g"])
+        self.assertEqual(code, 1)
+        self.assertEqual(err, "tools/drill: could not save your rating in "
+                              ".kata/state.json (Is a directory); the ratings "
+                              "before it are kept.\n")
+
+    def test_an_unreadable_state_file_is_left_alone(self):
+        with open(self.state.folder, "w") as f:
+            f.write("not a folder")
+        code, _, err = self.drill("--due")
+        self.assertEqual(code, 1)
+        self.assertEqual(err, "tools/drill: could not read .kata/state.json "
+                              "(Not a directory); nothing was changed.\n")
+        with open(self.state.folder) as f:
+            self.assertEqual(f.read(), "not a folder")
+
     def test_an_unknown_topic_is_one_sentence_and_exit_two(self):
         code, out, err = self.drill("--topic", "pipes")
         self.assertEqual(code, 2)
