@@ -198,6 +198,14 @@ class SessionTest(unittest.TestCase):
         _, out, _ = self.drill(keys=["q"], today=days(1))
         self.assertIn("[toy 1/3] Q2.", out)
 
+    def test_all_adds_the_questions_not_due_yet_after_the_rest(self):
+        self.drill("--in-order", keys=["", "g"])  # q1 due tomorrow
+        _, out, _ = self.drill("--all", "--seed", "1", keys=["n", "n", "n"])
+        headings = [line for line in out.splitlines() if line.startswith("[toy")]
+        self.assertEqual(len(headings), 3, out)
+        self.assertTrue(headings[2].startswith("[toy 3/3] Q1."), headings)
+        self.assertIn("(box 2)", headings[2])
+
     def test_nothing_due_says_when_the_next_question_comes_back(self):
         self.drill("--in-order", keys=["", "g"] * 3)
         code, out, _ = self.drill()
