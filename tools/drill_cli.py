@@ -9,7 +9,7 @@ again by spaced repetition, in English or Korean.
   tools/drill --in-order           every question, in the order of the notes
   tools/drill --due                per topic: due now, new, later, boxes
   tools/drill --list               the topics and how many questions each has
-  tools/drill --export anki        Anki decks ipc-katas-en.tsv, ipc-katas-ko.tsv
+  tools/drill --export anki        Anki decks: ipc-katas-en.tsv and -ko.tsv
   tools/drill --export anki --lang ko --out FILE   one deck, one file
 
 Spaced repetition, Leitner boxes: after the 30-second answer, rate your own

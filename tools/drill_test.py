@@ -201,7 +201,8 @@ class SessionTest(unittest.TestCase):
     def test_all_adds_the_questions_not_due_yet_after_the_rest(self):
         self.drill("--in-order", keys=["", "g"])  # q1 due tomorrow
         _, out, _ = self.drill("--all", "--seed", "1", keys=["n", "n", "n"])
-        headings = [line for line in out.splitlines() if line.startswith("[toy")]
+        headings = [line for line in out.splitlines()
+                    if line.startswith("[toy")]
         self.assertEqual(len(headings), 3, out)
         self.assertTrue(headings[2].startswith("[toy 3/3] Q1."), headings)
         self.assertIn("(box 2)", headings[2])
