@@ -489,9 +489,9 @@ def load():
 def parser():
     parser = argparse.ArgumentParser(
         prog="tools/drill",
-        description=__doc__.split("\n")[0],
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(__doc__.split("\n")[2:]))
+        epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--topic", action="append",
                         help="only this topic's questions (repeatable)")
     parser.add_argument("--lang", choices=["en", "ko"],
