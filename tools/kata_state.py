@@ -11,6 +11,8 @@ here, and nowhere else (never in a tracked file):
     "drill": {"cards": {"docs/pipe.md#q1": {"box": 2, "due": "...", ...}}}
   }
 
+(the drill's records and its Leitner boxes: tools/drill_schedule.py)
+
 A file that is not valid JSON, or not of this shape, is moved aside (never
 deleted) with one sentence on stderr, and a fresh state starts.
 
@@ -23,6 +25,9 @@ import json
 import os
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import drill_schedule  # noqa: E402  (tools/drill_schedule.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDER = ".kata"  # git-ignored (.gitignore), beside the repository's files
@@ -122,4 +127,11 @@ def _shape_problem(data):
         if not isinstance(shown, dict) or not all(
                 isinstance(level, int) for level in shown.values()):
             return f"has unreadable hint levels for \"{topic}\""
+    cards = data.get("drill", {}).get("cards", {})
+    if not isinstance(cards, dict):
+        return "has a \"drill\" entry whose \"cards\" is not an object"
+    for key, card in cards.items():
+        problem = drill_schedule.card_problem(card)
+        if problem:
+            return f"has a drill record for \"{key}\" that {problem}"
     return None
