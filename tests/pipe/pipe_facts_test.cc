@@ -400,6 +400,53 @@ TEST(PipeFacts, WriteWithSigpipeIgnoredFailsWithEpipe) {
   });
 }
 
+// Tests that SIGPIPE comes also when a blocking write has already moved some
+// bytes: the writer fills the pipe and sleeps with bytes left over, the reader
+// leaves without reading, and write() returns the short count (not -1/EPIPE)
+// while SIGPIPE is raised all the same. With the signal blocked it waits as
+// pending, so code that takes a pending SIGPIPE only after EPIPE leaves this
+// one behind, to strike when the mask is restored.
+TEST(PipeFacts, PartialWriteStillRaisesSigpipe) {
+  kata::RunInChild([] {
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    ASSERT_EQ(sigprocmask(SIG_BLOCK, &pipe_signal, nullptr), 0);
+    TestPipe pipe;
+    const int capacity = fcntl(pipe.write_fd, F_GETPIPE_SZ);
+    ASSERT_GT(capacity, 0);
+    kata::Child reader([&] {
+      pipe.CloseWrite();
+      // A full pipe means the writer is inside its one write() with bytes
+      // still to go: it can leave only once there is room or no reader.
+      EXPECT_TRUE(WaitFor([&] { return BytesIn(pipe.read_fd) == capacity; }))
+          << "the writer should fill the pipe's " << capacity << " bytes";
+      // Returning closes the last read end, without reading a byte.
+    });
+    pipe.CloseRead();
+    const std::string data(2 * static_cast<std::size_t>(capacity), 'p');
+    const ssize_t written = write(pipe.write_fd, data.data(), data.size());
+    const int error = errno;
+    reader.Join();
+    EXPECT_GT(written, 0) << "bytes already in the pipe count as written: "
+                             "write() returns their number, not -1 ("
+                          << (written < 0 ? std::strerror(error) : "no error")
+                          << ")";
+    EXPECT_LT(written, static_cast<ssize_t>(data.size()))
+        << "the reader left before taking anything: the write is short";
+    sigset_t pending;
+    sigemptyset(&pending);
+    ASSERT_EQ(sigpending(&pending), 0);
+    EXPECT_EQ(sigismember(&pending, SIGPIPE), 1)
+        << "a short write of " << written << " of " << data.size()
+        << " bytes to a pipe whose reader left still raises SIGPIPE; blocked, "
+           "it stays pending";
+    const timespec no_wait{0, 0};
+    EXPECT_EQ(sigtimedwait(&pipe_signal, nullptr, &no_wait), SIGPIPE)
+        << "a zero-timeout sigtimedwait takes the pending SIGPIPE";
+  });
+}
+
 // Tests that a writer which still holds a read end is never told the reader
 // has gone: the pipe merely fills up (EAGAIN here; a blocking write would
 // wait forever), and EPIPE comes only once the writer closes that read end.

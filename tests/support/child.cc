@@ -26,6 +26,27 @@ namespace {
 constexpr int kChildPassed = 0;
 constexpr int kChildFailed = 1;
 
+// Why `pid` died of `signal`. A SIGPIPE has two stories that look alike from
+// outside: the signal was neither blocked nor ignored when a write raised it,
+// or it was blocked for the write but still pending when the mask came back
+// (interpose.c notes a process that unblocks a pending SIGPIPE).
+std::string DeathMeaning(pid_t pid, int signal) {
+  if (signal == SIGPIPE && kata_interpose != nullptr) {
+    pid_t noted = pid;
+    if (__atomic_compare_exchange_n(&kata_interpose->sigpipe_unblocked_pid,
+                                    &noted, 0, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      return "SIGPIPE was blocked for the write, but the one the write raised "
+             "was still pending when the signal mask was restored, and was "
+             "delivered then (Linux raises SIGPIPE for a short write to a "
+             "pipe whose reader left, not only with EPIPE); before restoring "
+             "the mask, take it with sigtimedwait() and a zero timeout "
+             "whether write() failed with EPIPE or returned a short count";
+    }
+  }
+  return internal::SignalMeaning(signal);
+}
+
 // A failure travels as: <file>\n<line>\n<message>\0
 std::string Encode(const testing::TestPartResult& result) {
   std::string record = result.file_name() ? result.file_name() : "";
@@ -156,7 +177,7 @@ void Child::Join() {
     int signal = WTERMSIG(status);
     ADD_FAILURE() << "[child " << pid << "] was killed by "
                   << internal::SignalName(signal) << ": "
-                  << internal::SignalMeaning(signal);
+                  << DeathMeaning(pid, signal);
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != kChildPassed &&
              !(WEXITSTATUS(status) == kChildFailed && !failures.empty())) {
     ADD_FAILURE() << "[child " << pid << "] exited with code "

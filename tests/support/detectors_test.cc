@@ -279,6 +279,18 @@ TEST(Detectors, CarriesAChildsExceptionHome) {
 // Tests that a kata::Child killed by a signal is reported with its meaning.
 TEST(Detectors, ExplainsAChildsKillingSignal) {
   ExpectReport("ChildDiesOfSigpipe", "was killed by SIGPIPE");
+  ExpectReport("ChildDiesOfSigpipe", "neither blocked nor ignored");
+}
+
+// Tests that a kata::Child killed by a SIGPIPE it blocked for the write but
+// left pending when it restored the mask is told apart from one that never
+// blocked it.
+TEST(Detectors, TellsAPendingSigpipeFromAnUnblockedOne) {
+  Outcome outcome = RunVictim("ChildUnblocksAPendingSigpipe");
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output,
+              HasSubstr("still pending when the signal mask was restored"));
+  EXPECT_THAT(outcome.output, Not(HasSubstr("neither blocked nor ignored")));
 }
 
 // Tests that a kata::Child calling exit() is reported.

@@ -672,14 +672,57 @@ INTERPOSED(int, sigaction,
 INTERPOSED(__sighandler_t, signal, (int number, __sighandler_t handler),
            (number, handler), SIG_ERR,
            (number, kata_handler_kind(handler), 0, 0, 0, 0))
-INTERPOSED(int, sigprocmask,
-           (int how, const sigset_t* restrict set, sigset_t* restrict old),
-           (how, set, old), -1,
-           (how, result == 0 ? kata_set_word(set) : 0, 0, 0, 0, 0))
-RETURNS_ERROR(pthread_sigmask,
-              (int how, const sigset_t* restrict set, sigset_t* restrict old),
-              (how, set, old),
-              (how, result == 0 ? kata_set_word(set) : 0, 0, 0, 0, 0))
+
+/* Notes the process if this mask change unblocks a SIGPIPE that is pending
+ * with its default action. The kernel delivers it inside the call, so the
+ * process dies there and never returns to be asked: noting it first lets the
+ * report of its death say "blocked, but still pending when unblocked" (a
+ * write's SIGPIPE that was never taken) instead of "never blocked". */
+static void kata_note_sigpipe_unblock(int how, const sigset_t* set) {
+  struct kata_interpose_state* state = kata_interpose;
+  if (state == 0 || set == 0 || kata_bypass_depth > 0) return;
+  const int unblocks = how == SIG_UNBLOCK   ? sigismember(set, SIGPIPE) == 1
+                       : how == SIG_SETMASK ? sigismember(set, SIGPIPE) == 0
+                                            : 0;
+  if (!unblocks) return;
+  const int saved_errno = errno;
+  sigset_t blocked, pending;
+  struct sigaction action;
+  if (REAL(pthread_sigmask)(SIG_BLOCK, 0, &blocked) == 0 &&
+      sigismember(&blocked, SIGPIPE) == 1 && REAL(sigpending)(&pending) == 0 &&
+      sigismember(&pending, SIGPIPE) == 1 &&
+      REAL(sigaction)(SIGPIPE, 0, &action) == 0 &&
+      !(action.sa_flags & SA_SIGINFO) && action.sa_handler == SIG_DFL) {
+    __atomic_store_n(&state->sigpipe_unblocked_pid, getpid(), __ATOMIC_RELEASE);
+  }
+  errno = saved_errno;
+}
+
+int sigprocmask(int how, const sigset_t* restrict set, sigset_t* restrict old) {
+  ENTER(sigprocmask, -1)
+  kata_note_sigpipe_unblock(how, set);
+  int result = REAL(sigprocmask)(how, set, old);
+  FINISH(sigprocmask, result, -1,
+         (how, result == 0 ? kata_set_word(set) : 0, 0, 0, 0, 0))
+}
+int pthread_sigmask(int how, const sigset_t* restrict set,
+                    sigset_t* restrict old) {
+  struct kata_verdict verdict = kata_enter(KATA_CALL_pthread_sigmask);
+  if (verdict.action != KATA_FAULT_FAIL) kata_note_sigpipe_unblock(how, set);
+  int result = verdict.action == KATA_FAULT_FAIL
+                   ? verdict.error
+                   : REAL(pthread_sigmask)(how, set, old);
+  int kata_flags = verdict.action == KATA_FAULT_FAIL ? KATA_EVENT_INJECTED : 0;
+  if (verdict.action == KATA_FAULT_FAIL_AFTER && result == 0) {
+    result = verdict.error;
+    kata_flags = KATA_EVENT_INJECTED;
+  }
+  int kata_error = errno;
+  kata_record(KATA_CALL_pthread_sigmask, result, result, kata_flags, how,
+              result == 0 ? kata_set_word(set) : 0, 0, 0, 0, 0);
+  errno = kata_error;
+  return result;
+}
 INTERPOSED(int, sigtimedwait,
            (const sigset_t* restrict set, siginfo_t* restrict info,
             const struct timespec* restrict timeout),

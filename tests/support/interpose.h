@@ -97,6 +97,10 @@ struct kata_interpose_state {
   long calls[KATA_MAX_CALLS]; /* every call, by KATA_CALL_* index */
   int armed;                  /* any fault active */
   struct kata_fault faults[KATA_MAX_FAULTS];
+  /* The last process that unblocked SIGPIPE (sigprocmask, pthread_sigmask)
+   * while one was pending at its default action: the signal kills it inside
+   * that call, and the report of its death says so (child.cc). */
+  pid_t sigpipe_unblocked_pid;
 };
 
 /* Set once by the runner (runner.cc) before any test runs. */

@@ -224,8 +224,9 @@ std::string SignalName(int signal) {
 std::string SignalMeaning(int signal) {
   switch (signal) {
     case SIGPIPE:
-      return "it wrote to a pipe or socket whose reading side was closed; "
-             "ignore or block SIGPIPE and handle the EPIPE error instead";
+      return "it wrote to a pipe or socket whose reading side was closed, "
+             "with SIGPIPE neither blocked nor ignored; ignore or block "
+             "SIGPIPE and handle the EPIPE error instead";
     case SIGBUS:
       return "it touched a mapping beyond the end of the object behind it "
              "(was the shared memory object ftruncate()d?)";

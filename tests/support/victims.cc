@@ -257,6 +257,25 @@ TEST(Victim, ChildDiesOfSigpipe) {
   });
 }
 
+// Blocks SIGPIPE for a write into a pipe with no reader, then restores the
+// mask without taking the SIGPIPE the write raised: it kills the child there.
+TEST(Victim, ChildUnblocksAPendingSigpipe) {
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t pipe_signal, old_mask;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &old_mask);
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    close(fds[0]);
+    const ssize_t ignored = write(fds[1], "x", 1);  // EPIPE, SIGPIPE pending
+    (void)ignored;
+    close(fds[1]);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);  // delivered here
+  });
+}
+
 TEST(Victim, ChildCallsExit) {
   kata::RunInChild([] { std::exit(4); });
 }
