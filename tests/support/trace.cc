@@ -305,6 +305,33 @@ std::string Describe(const kata_event& event, const DescriptorModel& model) {
             : a[1] < 0  ? "query"
                         : "a handler") +
            ")";
+  } else if (call == "mmap") {
+    // The address differs from run to run and says nothing to a learner;
+    // whether the mapping is shared or private says a lot.
+    std::string protection =
+        Flags(a[1], {{PROT_READ, "PROT_READ"}, {PROT_WRITE, "PROT_WRITE"}});
+    std::string sharing = Flags(a[2], {{MAP_SHARED, "MAP_SHARED"},
+                                       {MAP_PRIVATE, "MAP_PRIVATE"},
+                                       {MAP_ANONYMOUS, "MAP_ANONYMOUS"}});
+    line = "mmap(" + std::to_string(a[0]) + " bytes, " +
+           (protection.empty() ? "PROT_NONE" : protection) + ", " +
+           (sharing.empty() ? std::to_string(a[2]) : sharing) +
+           (a[2] & MAP_ANONYMOUS ? "" : ", " + fd(a[3])) + ")";
+    if (!failed) result = " = a mapping";
+  } else if (call == "munmap") {
+    line = "munmap(" + std::to_string(a[0]) + " bytes)";
+  } else if (call == "ftruncate") {
+    line = "ftruncate(" + fd(a[0]) + ", " + std::to_string(a[1]) + " bytes)";
+  } else if (call == "msgget") {
+    std::string flags =
+        Flags(a[1], {{IPC_CREAT, "IPC_CREAT"}, {IPC_EXCL, "IPC_EXCL"}});
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "0%03lo", a[1] & 0777);
+    line = "msgget(" +
+           (a[0] == IPC_PRIVATE ? std::string("IPC_PRIVATE")
+                                : "key " + std::to_string(a[0])) +
+           ", " + (flags.empty() ? "" : flags + "|") + mode + ")";
+    if (!failed) result = " = queue " + std::to_string(event.result);
   } else if (call == "msgsnd" || call == "msgrcv") {
     line = call + "(queue " + std::to_string(a[0]) + ", type " +
            std::to_string(a[3]) + ", " + std::to_string(a[1]) + " bytes" +
