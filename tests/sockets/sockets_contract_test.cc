@@ -1516,16 +1516,28 @@ TYPED_TEST(Stage5ServerProcess, ServerEndsWhenItsCallerDiesWithoutStop) {
                   std::string_view(reinterpret_cast<char*>(&server_pid),
                                    sizeof(server_pid)));
       _exit(0);  // dies without Stop: no destructor runs
-    } catch (...) {
+    } catch (const std::exception& e) {
+      // pid -1, then why: the test reports it (a stub's "not implemented").
+      RawWriteAll(report.write_fd,
+                  std::string_view(reinterpret_cast<char*>(&server_pid),
+                                   sizeof(server_pid)));
+      RawWriteAll(report.write_fd, e.what());
       _exit(1);
     }
   }
   report.CloseWrite();
   pid_t server_pid = -1;
-  ASSERT_EQ(read(report.read_fd, &server_pid, sizeof(server_pid)),
-            static_cast<ssize_t>(sizeof(server_pid)));
+  const ssize_t got = read(report.read_fd, &server_pid, sizeof(server_pid));
   int status = 0;
   waitpid(caller, &status, 0);
+  ASSERT_EQ(got, static_cast<ssize_t>(sizeof(server_pid)))
+      << "the caller process reported nothing";
+  if (server_pid == -1) {
+    char why[512] = {};
+    const ssize_t n = read(report.read_fd, why, sizeof(why) - 1);
+    FAIL() << "ServerProcess::Start threw in the caller process: "
+           << std::string(why, n > 0 ? static_cast<std::size_t>(n) : 0);
+  }
   // The orphaned server is now ours (the runner is a subreaper).
   const bool ended = WaitUntil(
       [&] {
