@@ -431,6 +431,7 @@ TEST(PosixQueueFacts, QueueOutlivesItsCreator) {
     mqd_t queue = mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &attr);
     ASSERT_NE(queue, kNoQueue);
     Send(queue, "from the dead");
+    kata::ChildEndsItself();
     _exit(0);  // neither mq_close nor mq_unlink
   });
   mqd_t queue = mq_open(name.c_str(), O_RDWR);

@@ -768,6 +768,7 @@ TEST(Stage5Ownership, MailboxOutlivesACreatorThatNeverClosesIt) {
   kata::RunInChild([&] {
     Mailbox box = Mailbox::Create(name);
     box.Send("left behind");
+    kata::ChildEndsItself();
     _exit(0);  // no destructor runs
   });
   EXPECT_TRUE(QueueExists(name))

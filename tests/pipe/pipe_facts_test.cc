@@ -519,6 +519,7 @@ TEST(PipeFacts, WritingAllInputBeforeReadingOutputStalls) {
   kata::Child cat([&] {
     ASSERT_EQ(dup2(input.read_fd, STDIN_FILENO), STDIN_FILENO);
     ASSERT_EQ(dup2(output.write_fd, STDOUT_FILENO), STDOUT_FILENO);
+    kata::ChildEndsItself();
     execl("/bin/cat", "cat", static_cast<char*>(nullptr));
     ADD_FAILURE() << "execl(/bin/cat): " << std::strerror(errno);
   });
@@ -842,6 +843,7 @@ TEST(ForkFacts, ExecClosesOnlyCloseOnExecDescriptors) {
   const std::string stdin_name = LinkOf(getpid(), stdin_pipe.read_fd);
   kata::Child program([&] {
     ASSERT_EQ(dup2(stdin_pipe.read_fd, STDIN_FILENO), STDIN_FILENO);
+    kata::ChildEndsItself();
     execl("/bin/cat", "cat", static_cast<char*>(nullptr));
     ADD_FAILURE() << "execl(/bin/cat): " << std::strerror(errno);
   });

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -25,6 +26,13 @@ namespace {
 // Exit codes of a kata::Child, read by Join().
 constexpr int kChildPassed = 0;
 constexpr int kChildFailed = 1;
+
+// The last thing a child writes on its results pipe once its test code has
+// run to the end. Without it, exit code 0 would also be what a child shows
+// when the code under test calls exit(0) halfway through the test.
+constexpr char kBodyFinished[] =
+    "\x06"
+    "body finished";
 
 // Why `pid` died of `signal`. A SIGPIPE has two stories that look alike from
 // outside: the signal was neither blocked nor ignored when a write raised it,
@@ -86,14 +94,36 @@ std::string ReadToEnd(int fd) {
   return data;
 }
 
+// The running body's results, and how many of them went out already.
+struct BodyResults {
+  int fd = -1;
+  testing::TestPartResultArray* results = nullptr;
+  int sent = 0;
+  bool failed = false;
+};
+BodyResults g_body;
+
+// Writes the body's failures not yet sent, then the finished marker.
+void SendResults() {
+  for (; g_body.sent < g_body.results->size(); ++g_body.sent) {
+    const testing::TestPartResult& result =
+        g_body.results->GetTestPartResult(g_body.sent);
+    if (result.failed()) {
+      g_body.failed = true;
+      internal::WriteRaw(g_body.fd, Encode(result));
+    }
+  }
+  internal::WriteRaw(g_body.fd, kBodyFinished);
+}
+
 [[noreturn]] void RunBodyAndExit(const std::function<void()>& body,
                                  int results_fd) {
   internal::MarkKataChild();
   kata_bypass_reset();  // the body is test code: its calls count
   pid_t self = getpid();
-  bool failed = false;
   {
     testing::TestPartResultArray results;
+    g_body = BodyResults{results_fd, &results};
     testing::ScopedFakeTestPartResultReporter reporter(
         testing::ScopedFakeTestPartResultReporter::INTERCEPT_ALL_THREADS,
         &results);
@@ -112,14 +142,9 @@ std::string ReadToEnd(int fd) {
                     << Hint(
                            "end every forked child with _exit(), never return");
     }
-    for (int i = 0; i < results.size(); ++i) {
-      if (results.GetTestPartResult(i).failed()) {
-        failed = true;
-        internal::WriteRaw(results_fd, Encode(results.GetTestPartResult(i)));
-      }
-    }
+    SendResults();
   }
-  _exit(failed ? kChildFailed : kChildPassed);
+  _exit(g_body.failed ? kChildFailed : kChildPassed);
 }
 
 }  // namespace
@@ -172,22 +197,39 @@ void Child::Join() {
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_t pid = std::exchange(pid_, -1);
+  const std::string_view finished = kBodyFinished;
+  const bool body_finished = failures.ends_with(finished);
+  // (A process forked in the body that returned into it wrote one too.)
+  for (std::size_t at; (at = failures.find(finished)) != std::string::npos;) {
+    failures.erase(at, finished.size());
+  }
   ReportFailures(failures, pid);
   if (WIFSIGNALED(status)) {
     int signal = WTERMSIG(status);
     ADD_FAILURE() << "[child " << pid << "] was killed by "
                   << internal::SignalName(signal) << ": "
                   << DeathMeaning(pid, signal);
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) != kChildPassed &&
-             !(WEXITSTATUS(status) == kChildFailed && !failures.empty())) {
+  } else if (WIFEXITED(status) && !body_finished) {
     ADD_FAILURE() << "[child " << pid << "] exited with code "
                   << WEXITSTATUS(status)
-                  << " before its test code finished (exit() called inside "
-                     "the code under test?)";
+                  << " before its test code finished (exit() or _exit() "
+                     "called inside the code under test?)"
+                  << Hint(
+                         "a library function reports a failure by throwing "
+                         "or returning it; only a process it forked itself "
+                         "may end with _exit()");
+  } else if (WIFEXITED(status) && failures.empty() &&
+             WEXITSTATUS(status) != kChildPassed) {
+    ADD_FAILURE() << "[child " << pid << "] exited with code "
+                  << WEXITSTATUS(status) << " and reported no failure";
   }
 }
 
 void RunInChild(std::function<void()> body) { Child(std::move(body)).Join(); }
+
+void ChildEndsItself() {
+  if (g_body.results != nullptr) SendResults();
+}
 
 void ExpectKilledBy(int signal, std::function<void()> body,
                     std::string_view hint) {

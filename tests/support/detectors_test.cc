@@ -296,6 +296,8 @@ TEST(Detectors, TellsAPendingSigpipeFromAnUnblockedOne) {
 // Tests that a kata::Child calling exit() is reported.
 TEST(Detectors, ReportsAChildThatCalledExit) {
   ExpectReport("ChildCallsExit", "exited with code 4");
+  ExpectReport("ChildCallsExitZero",
+               "exited with code 0 before its test code finished");
 }
 
 // Tests the proof-of-mechanism counter.

@@ -87,7 +87,9 @@ void OnDeadlock(std::string_view likely_cause,
 // returning into the test runner. GoogleTest failures and exceptions inside
 // `body` travel back to the parent and are reported there as failures of the
 // current test (with "[child <pid>]"), and so are a non-zero exit and a killing
-// signal (with what that signal usually means).
+// signal (with what that signal usually means), and so is an end before
+// `body` returned (exit(0) called by the code under test looks like a pass
+// otherwise), unless the body said it ends the process itself.
 class Child {
  public:
   explicit Child(std::function<void()> body);
@@ -112,6 +114,13 @@ class Child {
 //
 // Child(body).Join(): runs `body` in a forked child and waits for it.
 void RunInChild(std::function<void()> body);
+
+// ChildEndsItself()
+//
+// Called in a Child's body just before it ends its process on purpose, with
+// _exit() or by exec'ing a program: sends the failures so far and counts
+// the end as the body's.
+void ChildEndsItself();
 
 // ExpectKilledBy()
 //

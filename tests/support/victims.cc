@@ -280,6 +280,15 @@ TEST(Victim, ChildCallsExit) {
   kata::RunInChild([] { std::exit(4); });
 }
 
+// The code under test ends the child with exit code 0 halfway through: the
+// same code a child that passed ends with.
+TEST(Victim, ChildCallsExitZero) {
+  kata::RunInChild([] {
+    std::exit(0);
+    ADD_FAILURE() << "the test code after the exit";
+  });
+}
+
 TEST(Victim, UsesTheWrongMechanism) {
   kata::CallCounter calls;
   int fds[2];

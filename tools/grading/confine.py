@@ -17,13 +17,16 @@ that starts the test binary) is exec'ed only at the end:
   2. the first process of the PID namespace (the "init" of the run) mounts a
      fresh /proc, size-limited tmpfs on /tmp, /dev/shm and $TEST_TMPDIR, and
      caps the System V IPC objects of the new IPC namespace (the kernel
-     sysctls kernel.shmall, shmmni, msgmni);
+     sysctls kernel.shmall, shmmni, msgmni), then binds /proc/sys read-only
+     over itself so the run cannot raise those caps again;
   3. it sets the resource limits (processes, address space, file size, open
      files, no core files), enters a second user namespace in which it is the
      slot's uid again and holds no privilege over the first one, and confines
      itself with Landlock: reading only the system's folders, /proc, /sys,
      /dev and its own test binary and runfiles, writing only its own tmpfs
-     mounts and $TEST_TMPDIR, executing only the system's program folders and
+     mounts, $TEST_TMPDIR and /proc (a test may map its user into a user
+     namespace of its own, as it can on a learner's machine; /proc/sys is
+     read-only, and everything else there the kernel checks), executing only the system's program folders and
      its own test binary;
   4. it exec's COMMAND. The test binary inherits all of it, so even its static
      constructors run confined.
@@ -56,7 +59,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND = 0x20, 0x1000
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE = 444, 445
@@ -71,7 +75,7 @@ READ = READ_FILE | READ_DIR
 
 SYSTEM_PROGRAMS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
                    "/libx32"]
-SYSTEM_READ = ["/etc", "/proc", "/sys"]
+SYSTEM_READ = ["/etc", "/sys"]
 QUEUES = "/tmp/.grader-mqueue"   # the run's POSIX queues, see start_run
 
 DEFAULTS = {
@@ -229,6 +233,7 @@ def landlock(spec, runfiles):
         allow(path, READ | EXECUTE)
     for path in SYSTEM_READ:
         allow(path, READ)
+    allow("/proc", READ | WRITE_FILE | TRUNCATE)
     allow("/dev", READ | WRITE_FILE | TRUNCATE)
     for path in ["/tmp", "/dev/shm", "/dev/mqueue", QUEUES] + spec["write"]:
         allow(path, handled)
@@ -293,6 +298,17 @@ def start_run(spec, command, uid, gid):
                 write_file(f"/proc/sys/kernel/{name}", str(value))
             except OSError as error:
                 notes.append(f"kernel.{name} not capped ({error.strerror})")
+        # The run may write /proc (see landlock), and its user owns this IPC
+        # namespace's sysctls: a read-only bind keeps the caps above fixed.
+        # (It cannot undo the bind: it has no privilege over this mount
+        # namespace, and in one of its own the bind is locked.)
+        try:
+            mount("/proc/sys", "/proc/sys", None, MS_BIND)
+            mount(None, "/proc/sys", None,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                  | MS_NOEXEC)
+        except Failure as error:
+            notes.append(f"/proc/sys left writable ({error})")
         limits = [
             (resource.RLIMIT_NPROC, int(spec["processes"])),
             (resource.RLIMIT_AS, int(spec["address_space_mb"]) << 20),

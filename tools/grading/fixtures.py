@@ -54,6 +54,21 @@ def test_names(root):
         return re.findall(r"^TEST\((\w+),\s*(\w+)\)", f.read(), re.M)
 
 
+def cases_calling(root, function):
+    """The pipe cases ("Suite.Name") whose TEST body calls `function` by
+    name: what a fixture sabotaging that function must lose, and no more."""
+    with open(os.path.join(root, "tests", "pipe", "pipe_test.cc")) as f:
+        source = f.read()
+    starts = list(re.finditer(r"^TEST\((\w+),\s*(\w+)\)", source, re.M))
+    call = re.compile(r"\b" + re.escape(function) + r"\(")
+    found = []
+    for i, test in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(source)
+        if call.search(source, test.end(), end):
+            found.append(f"{test.group(1)}.{test.group(2)}")
+    return sorted(found)
+
+
 def read(root, *parts):
     with open(os.path.join(root, *parts)) as f:
         return f.read()
@@ -703,9 +718,9 @@ FIXTURES = {
     "fake_passed_output": ("zip", "fake [  PASSED  ] lines: zero"),
     "edited_tests": ("repository", "edited tests, BUILD, .bazelrc, "
                      "tools/bazel: all ignored, zero"),
-    "fork_bomb": ("folder", "fork bomb in RunAndCapture: only those lost"),
+    "fork_bomb": ("folder", "fork bomb in RunAndCapture: only its cases lost"),
     "infinite_loop": ("folder", "infinite loop in MeasureCapacity: only "
-                      "that case lost"),
+                      "its cases lost"),
     "huge_output": ("folder", "100 MB of output: full marks, log capped"),
     "reads_solution": ("folder", "reads the solutions: blocked, zero"),
     "network": ("git-url", "connects to the host: no network, zero"),
@@ -724,9 +739,9 @@ FIXTURES = {
     "tmpfs_hog": ("folder", "fills /tmp, /dev/shm, $TEST_TMPDIR and System "
                   "V memory: each capped"),
     "memory_hog": ("folder", "3 x 512 MiB in MeasureCapacity: killed, only "
-                   "that case lost"),
+                   "its cases lost"),
     "cpu_hog": ("folder", "6 spinning threads in MeasureCapacity: stopped, "
-                "only that case lost"),
+                "only its cases lost"),
     "zip_writestr": ("zip-writestr", "honest, zipped without file-type bits: "
                      "full pipe marks"),
     "zip_windows_noext": ("zip-windows", "honest, a Windows zip with "

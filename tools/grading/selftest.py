@@ -205,8 +205,11 @@ def check_class(checks, data, listener, work, out):
         e["passed"] == 0 and e["status"] == "graded"
         for e in stub["topics"].values()), "stub",
         f"scores {stub['score']:g} (every case ran and failed)")
-    exactly_lost("exit_early", suite("Stage4RoundTrip"), "exit(0) mid-run")
-    exactly_lost("marker_deleted", suite("Stage7AtomicRecords"),
+    def calling(function):
+        return fixtures.cases_calling(ROOT, function)
+
+    exactly_lost("exit_early", calling("RoundTrip"), "exit(0) mid-run")
+    exactly_lost("marker_deleted", calling("WriteRecord"),
                  "premature-exit marker deleted, _exit(0)")
     fake = by_name["fake_xml"]["topics"]["pipe"]
     flagged = [w for w in by_name["fake_xml"]["warnings"]
@@ -249,11 +252,8 @@ def check_class(checks, data, listener, work, out):
     checks.report(edited["score"] == 0 and wanted <= shown, "edited_tests",
                   f"score {edited['score']:g}; ignored and listed: "
                   f"{sorted(wanted & shown)}")
-    exactly_lost("fork_bomb", ["Stage6PipeCapacity.RunAndCaptureDrainsBefore"
-                               "Waiting", "Stage6PipeCapacity.RunAndCapture"
-                               "ReportsTheExitCode"], "fork bomb")
-    exactly_lost("infinite_loop", ["Stage6PipeCapacity.CapacityIsWhatThe"
-                                   "KernelReports"], "infinite loop")
+    exactly_lost("fork_bomb", calling("RunAndCapture"), "fork bomb")
+    exactly_lost("infinite_loop", calling("MeasureCapacity"), "infinite loop")
     # The busy runner thread cannot be stopped from inside: the kata runner
     # exec's its own binary for the stages after it (tests/support/resume.cc).
     # The run monitor's confinement must let it (Landlock: its own binary;

@@ -73,7 +73,7 @@ def check_points(checks, manifest_path, expected):
         total = manifest["topics"].get(topic, {}).get(
             "points", manifest.get("default_topic_points"))
         if points_lib.total(worth) != float(total) or any(
-                round(v * 100) != v * 100 for v in worth.values()):
+                abs(round(v * 100) - v * 100) > 1e-6 for v in worth.values()):
             wrong.append(topic)
     scaled = points_lib.load(manifest_path, {"pipe": 20})
     pipe, _ = points_lib.points_for(scaled, "pipe", expected["pipe"])

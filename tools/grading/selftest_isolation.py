@@ -23,6 +23,8 @@ from grading import reports
 from grading import submissions as subs
 
 HOLD_SECONDS = 90   # how long 1_hog holds its budgets (from the run start)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 def lost(student, topic="pipe"):
@@ -90,7 +92,7 @@ def check_main_class(checks, data, out, limits):
         f"{os.path.basename(k) or k}: {v[0]} MiB ({v[1]})"
         for k, v in wrote.items()) + (f"; System V: {sysv.group(1)} MiB "
                                       f"({sysv.group(2)})" if sysv else ""))
-    capacity = ["Stage6PipeCapacity.CapacityIsWhatTheKernelReports"]
+    capacity = fixtures.cases_calling(ROOT, "MeasureCapacity")
     memory = by_name["memory_hog"]
     checks.report(lost(memory) == capacity and "MiB" in messages(
         memory, ["pipe"]), "memory_hog", "3 x 512 MiB in MeasureCapacity: "
@@ -100,7 +102,7 @@ def check_main_class(checks, data, out, limits):
                 cpu["topics"]["pipe"]["cases"] if c["verdict"] != "passed"),
                "")
     checks.report(lost(cpu) == capacity, "cpu_hog",
-                  f"6 spinning threads: only that case lost ({why[:80]})")
+                  f"6 spinning threads: only its cases lost ({why[:80]})")
     for name in ("zip_writestr", "zip_windows_noext"):
         s = by_name.get(name, {})
         checks.report(full_pipe(s) and not s.get("error"), name,
