@@ -351,6 +351,7 @@ TEST(Stage1OneMailbox, MessagesAtTheSizeLimit) {
   EXPECT_EQ(box.Send(std::string(16, 'b'), Wait::No()), SendResult::kSent)
       << Hint("max_message bytes is still allowed: refuse only longer text");
   EXPECT_THROW(box.Send(std::string(17, 'c'), Wait::No()), std::length_error)
+      << "a text of 17 bytes; max_message is 16"
       << Hint("one byte more than max_message is std::length_error");
   EXPECT_EQ(box.Send("", Wait::No()), SendResult::kSent);
   EXPECT_EQ(Show(box.Receive(Wait::No())), std::string(15, 'a'));
@@ -368,7 +369,8 @@ TEST(Stage1OneMailbox, TooLongForARendezvousTakesNoToken) {
   Mailbox box = Mailbox::Create(kata::UniqueName("meet"), {0, 16});
   RawQueue ready(box.name() + std::string(kReadySuffix));
   ASSERT_TRUE(ready.Send("r")) << "test: could not post a ready token";
-  EXPECT_THROW(box.Send(std::string(17, 'x'), Wait::No()), std::length_error);
+  EXPECT_THROW(box.Send(std::string(17, 'x'), Wait::No()), std::length_error)
+      << "a text of 17 bytes; max_message is 16";
   EXPECT_EQ(Depth(ready.name()), 1)
       << "a refused message used up a waiting receiver's token"
       << Hint("check the length before anything else");

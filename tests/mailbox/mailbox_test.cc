@@ -238,9 +238,11 @@ TEST(Stage1OneMailbox, EmptyAndBinaryMessagesArriveIntact) {
 // is sent.
 TEST(Stage1OneMailbox, TooLongAMessageIsRefused) {
   Mailbox box = Mailbox::Create(kata::UniqueName("box"), {2, 16});
-  EXPECT_THROW(box.Send(std::string(17, 'x')), std::length_error) << Hint(
-      "check text.size() against max_message() and throw "
-      "std::length_error");
+  EXPECT_THROW(box.Send(std::string(17, 'x')), std::length_error)
+      << "a text of 17 bytes; max_message is 16"
+      << Hint(
+             "check text.size() against max_message() and throw "
+             "std::length_error");
   EXPECT_EQ(Depth(box.name()), 0);
   EXPECT_EQ(box.Send(std::string(16, 'x')), SendResult::kSent);
 }
@@ -990,6 +992,7 @@ TEST(Stage6DirectNaming, TextTooLongForTheReceiverIsRefused) {
   Inbox alice = Inbox::Create(kata::UniqueName("alice"));
   EXPECT_THROW(alice.Send(carol.name(), std::string(17, 'x')),
                std::length_error)
+      << "a text of 17 bytes; carol's max_message is 16"
       << Hint("carol's inbox takes letters of at most 16 bytes of text");
   EXPECT_EQ(alice.Send(carol.name(), std::string(16, 'x')), SendResult::kSent)
       << Hint(

@@ -2167,6 +2167,7 @@ TEST(Stage7AtomicRecords, RejectsRecordsLongerThanPipeBuf) {
   EXPECT_THROW(
       kata::pipe::WriteRecord(pipe.write_fd, std::string(PIPE_BUF + 1, 'x')),
       std::length_error)
+      << "a record of " << PIPE_BUF + 1 << " bytes; PIPE_BUF is " << PIPE_BUF
       << Hint(
              "only writes of at most PIPE_BUF bytes are atomic: refuse longer "
              "records");
@@ -2242,6 +2243,7 @@ TEST(Stage7AtomicRecords, RecordSizesAroundPipeBuf) {
   EXPECT_THROW(
       kata::pipe::WriteRecord(pipe.write_fd, std::string(PIPE_BUF + 1, 'x')),
       std::length_error)
+      << "a record of " << PIPE_BUF + 1 << " bytes; PIPE_BUF is " << PIPE_BUF
       << Hint(
              "only writes of at most PIPE_BUF bytes are atomic: refuse "
              "longer records");

@@ -654,6 +654,8 @@ TYPED_TEST(Stage3ManyFrames, SendFrameRefusesAnOversizedPayload) {
   Connection connection{ks::Fd(pair.client.release())};
   const std::string oversized(ks::kMaxFrameSize + 1, 'o');
   EXPECT_THROW(connection.SendFrame(oversized), std::length_error)
+      << "a payload of " << oversized.size() << " bytes; kMaxFrameSize is "
+      << ks::kMaxFrameSize
       << Hint("refuse a payload over kMaxFrameSize: the peer would refuse it");
   connection.Close();
   EXPECT_EQ(RawReceiveAll(pair.server.get()).size(), 0u)
