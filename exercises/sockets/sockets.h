@@ -500,7 +500,10 @@ class ServerProcess {
   // EADDRINUSE naming "bind"), with the server process already reaped.
   // Throws std::invalid_argument for a malformed endpoint before forking, and
   // std::system_error if a call in the caller fails (pipe2, socketpair, fork,
-  // read); nothing is left behind then either.
+  // read); nothing is left behind then either. A server process that ends
+  // without a report (it could not write it, say) is reaped, and Start throws
+  // std::runtime_error saying it ended before it listened: no call of the
+  // caller failed then, and the server process must not serve unseen.
   static ServerProcess Start(const Endpoint& endpoint, const Handler& handler);
 
   ServerProcess() = default;

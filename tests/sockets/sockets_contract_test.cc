@@ -1441,6 +1441,39 @@ TYPED_TEST(Stage5ServerProcess, StartReportsEachFailedCall) {
              "all the same: stop it and reap it before throwing");
 }
 
+// Tests a server process that cannot send its ready report (every write in
+// it fails): it ends instead of serving unseen, and Start reaps it and throws
+// a std::runtime_error that is not a std::system_error (read saw end of file:
+// no call of the caller failed).
+TYPED_TEST(Stage5ServerProcess, StartReportsAServerThatEndedWithoutAReport) {
+  kata::OnDeadlock(
+      "Start waited for a server process that could not send its ready "
+      "report: when that write fails, the server process ends with _exit(1) "
+      "instead of serving where nobody knows it listens");
+  kata::ResourceSnapshot before;
+  {
+    auto write_fails = kata::InjectedFault::Fail(
+        {"write", "writev", "send", "sendto", "sendmsg"}, EIO, 1, -1);
+    write_fails.ExceptIn(kata::RunnerPid());  // only in the server
+    try {
+      ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+      ADD_FAILURE() << "Start returned although the server process could not "
+                       "report that it listens";
+    } catch (const std::system_error& e) {
+      ADD_FAILURE() << "Start threw std::system_error (" << e.what()
+                    << "): read found end of file, so no call of the caller "
+                       "failed"
+                    << Hint(
+                           "end of file on the ready pipe means the server "
+                           "ended before it reported: reap it and throw "
+                           "std::runtime_error saying so");
+    } catch (const std::runtime_error&) {
+      // What the contract asks for.
+    }
+  }
+  EXPECT_EQ(before.Leaks(), "") << Hint(kReportFailure);
+}
+
 // Tests that Stop reports a server that died: killed by a signal (and
 // sending to it raises no SIGPIPE in the caller), or ended with exit code 1
 // because Serve failed in it.
@@ -1475,6 +1508,44 @@ TYPED_TEST(Stage5ServerProcess, StopReportsHowTheServerEnded) {
           << e.what()
           << Hint("a server process whose Serve fails ends with _exit(1)");
     }
+  }
+  {
+    // The stop byte arrives, but reading it fails: Serve fails too (a
+    // server that ignored it would poll a readable channel for ever).
+    auto read_fails = kata::InjectedFault::Fail(
+        {"read", "readv", "recv", "recvfrom", "recvmsg"}, EIO, 1, -1);
+    read_fails.ExceptIn(kata::RunnerPid());  // only in the server
+    ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+    try {
+      server.Stop(100ms);
+      ADD_FAILURE() << "Stop said nothing of a server that could not read "
+                       "its stop channel";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("exit code 1"), std::string::npos)
+          << e.what()
+          << Hint(
+                 "a failed read of the stop channel is Serve's error: the "
+                 "server process ends with _exit(1)");
+    }
+  }
+}
+
+// Tests that Stop reports a wait for the server that fails (with anything
+// but EINTR) as a std::system_error naming the call, instead of reading the
+// status it never got as "exit code 0".
+TYPED_TEST(Stage5ServerProcess, StopReportsAFailedWait) {
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  RemoveAtEnd remove(server.endpoint());
+  const pid_t pid = server.pid();
+  {
+    auto wait_fails = kata::InjectedFault::Fail(kata::kWaitCalls, EINVAL);
+    wait_fails.OnlyIn(kata::RunnerPid());
+    ExpectSystemError([&] { server.Stop(); }, {EINVAL}, "wait",
+                      Hint("a failed waitpid is an error to report, not a "
+                           "status: the status variable holds nothing then"));
+  }
+  int status = 0;  // reap what the failed wait left behind
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
 }
 
