@@ -983,6 +983,7 @@ TEST(Trace, KeepsTheLastCallsAndCountsTheRest) {
 }
 
 int g_handler_pipe = -1;
+volatile sig_atomic_t g_handler_runs = 0;
 
 // Tests that a signal handler's own write is recorded, without deadlock,
 // even when the signal lands while the thread is recording another call.
@@ -992,7 +993,10 @@ TEST(Trace, RecordsAWriteFromASignalHandler) {
   RawPipe pipe;
   g_handler_pipe = pipe.write_end();
   struct sigaction action {};
-  action.sa_handler = [](int) { (void)!write(g_handler_pipe, "H", 1); };
+  action.sa_handler = [](int) {
+    (void)!write(g_handler_pipe, "H", 1);
+    g_handler_runs = g_handler_runs + 1;
+  };
   sigemptyset(&action.sa_mask);
   {
     kata::SignalStorm storm(getpid(), SIGUSR2, std::chrono::microseconds(200));
@@ -1001,12 +1005,17 @@ TEST(Trace, RecordsAWriteFromASignalHandler) {
       kata::NotCounted quiet;
       sigaction(SIGUSR2, &action, nullptr);
     }
-    // Writes of nothing, for a while: the storm's signals land among them.
+    // Writes of nothing until three signals have landed among them (at most
+    // 2 s: under load the storm may be slow to start), then a few more. Not
+    // a fixed time: the ring keeps only the last 2048 calls, and a loaded
+    // machine may deliver no signal within them.
+    g_handler_runs = 0;
     const auto until =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-    while (std::chrono::steady_clock::now() < until) {
+        std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (g_handler_runs < 3 && std::chrono::steady_clock::now() < until) {
       (void)!write(pipe.write_end(), "", 0);
     }
+    for (int i = 0; i < 100; ++i) (void)!write(pipe.write_end(), "", 0);
   }
   int handled = 0;
   for (const kata::RecordedCall& call : kata::RecordedCalls()) {
