@@ -545,10 +545,16 @@ inline void RunUnprivileged(const std::function<void()>& body) {
   });
 }
 
+// The uid_map or gid_map line that makes `id` root of a new user namespace.
+inline std::string RootMapOf(unsigned id) {
+  return "0 " + std::to_string(id) + " 1";
+}
+
 // EnterOwnIpcNamespace()
 //
 // Moves the calling process into a new user and IPC namespace where the
-// runner's user is root. Returns "" or what failed, with errno's text.
+// runner's user is root (`uid_map`, `gid_map`: RootMapOf the runner's ids).
+// Returns "" or what failed, with errno's text.
 inline std::string EnterOwnIpcNamespace(const std::string& uid_map,
                                         const std::string& gid_map) {
   if (unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0) {
@@ -569,8 +575,8 @@ inline std::string EnterOwnIpcNamespace(const std::string& uid_map,
 // grader's confined run reaches only the queue file systems it was given,
 // so a new namespace's is out of its reach). Returns "" or what failed.
 inline std::string OwnIpcNamespaceProblem(bool posix) {
-  const std::string uid_map = "0 " + std::to_string(geteuid()) + " 1";
-  const std::string gid_map = "0 " + std::to_string(getegid()) + " 1";
+  const std::string uid_map = RootMapOf(geteuid());
+  const std::string gid_map = RootMapOf(getegid());
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return std::strerror(errno);
   const pid_t probe = fork();
@@ -621,8 +627,7 @@ inline void InOwnIpcNamespace(const std::function<void(bool own)>& body,
     const bool own = problem.empty();
     if (own) {
       const std::string entered =
-          EnterOwnIpcNamespace("0 " + std::to_string(geteuid()) + " 1",
-                               "0 " + std::to_string(getegid()) + " 1");
+          EnterOwnIpcNamespace(RootMapOf(geteuid()), RootMapOf(getegid()));
       ASSERT_EQ(entered, "") << "the same steps worked in a probe just before";
     } else {
       std::printf(
