@@ -541,8 +541,9 @@ class ServerProcess {
   //
   // The wait in step 1 ends when `deadline` has passed since the call began,
   // not later, however often a signal interrupts it (EINTR: wait for the
-  // rest of the deadline, not for a new one), and not earlier. Does nothing
-  // and returns 0 if already stopped. Throws std::runtime_error if the
+  // rest of the deadline, not for a new one), and not earlier; a deadline
+  // of zero or less has passed already (step 2 follows at once). Does
+  // nothing and returns 0 if already stopped. Throws std::runtime_error if the
   // server did not end with exit code 0; its message says which exit code,
   // or which signal killed it.
   int Stop(std::chrono::milliseconds deadline = kDefaultStopDeadline);

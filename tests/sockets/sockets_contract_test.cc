@@ -1368,6 +1368,36 @@ TYPED_TEST(Stage5ServerProcess, CallerKeepsOnlyTheStopChannel) {
       << Hint("Stop closes the caller's end of the stop channel");
 }
 
+// Tests that the server process, once it listens, holds what the caller
+// had, its listener and its end of the stop channel: nothing else of what
+// Start made (the ready pipe's ends, the caller's end of the channel).
+TYPED_TEST(Stage5ServerProcess, ServerProcessKeepsOnlyTheEndsItUses) {
+  const std::vector<int> before = kata::OpenDescriptors();
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  const std::string fds = "/proc/" + std::to_string(server.pid()) + "/fd";
+  std::size_t held = 0;
+  // The server closes the ready pipe just after it reports: give it time.
+  WaitUntil(
+      [&] {
+        held = 0;
+        if (DIR* dir = opendir(fds.c_str())) {
+          while (dirent* entry = readdir(dir)) held += entry->d_name[0] != '.';
+          closedir(dir);
+        }
+        return held == before.size() + 2;
+      },
+      Scaled(1s));
+  EXPECT_EQ(held, before.size() + 2)
+      << "descriptors the server process holds, with " << before.size()
+      << " inherited from the caller"
+      << Hint(
+             "after fork() the server process closes the ends it does not "
+             "use (the ready pipe's read end, the caller's end of the stop "
+             "channel), and the ready pipe's write end once it has "
+             "reported: it keeps its listener and its end of the stop "
+             "channel");
+}
+
 // Tests that the processes of the server hold no descriptor an exec would
 // inherit, beyond what the caller already had.
 TYPED_TEST(Stage5ServerProcess, ServerProcessesHoldOnlyCloseOnExecDescriptors) {
@@ -1392,8 +1422,9 @@ TYPED_TEST(Stage5ServerProcess, ServerProcessesHoldOnlyCloseOnExecDescriptors) {
              "(SOCK_CLOEXEC, O_CLOEXEC, accept4)");
 }
 
-// Tests Start, a round trip and Stop while every blocking call in every
-// process is interrupted once.
+// Tests Start, round trips and a Stop that cuts off one client while every
+// blocking call in every process is interrupted once: the stop bytes, the
+// server's report of how many it cut off, and Stop's reading of it too.
 TYPED_TEST(Stage5ServerProcess, StartAndStopGetThroughEveryInterruption) {
   kata::OnDeadlock(kEintr, 10s);
   auto eintr = InterruptEachCallSite();
@@ -1403,8 +1434,15 @@ TYPED_TEST(Stage5ServerProcess, StartAndStopGetThroughEveryInterruption) {
     ASSERT_GE(client.get(), 0) << std::strerror(errno);
     RawSendAll(client.get(), Frame("interrupted"));
     EXPECT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "INTERRUPTED");
+    RawFd stays = RawConnect(server.endpoint());  // connected at the deadline
+    ASSERT_GE(stays.get(), 0) << std::strerror(errno);
+    RawSendAll(stays.get(), Frame("stays"));
+    EXPECT_EQ(RawReceiveFrameWithin(stays.get(), Scaled(3s)), "STAYS");
     client.Close();
-    server.Stop();
+    EXPECT_EQ(server.Stop(Scaled(200ms)), 1)
+        << "what Stop returned: the clients cut off at the deadline (one "
+           "stayed connected)"
+        << Hint(kEintr);
   } catch (const std::exception& e) {
     ADD_FAILURE() << "threw " << e.what() << Hint(kEintr);
   }
@@ -1530,6 +1568,89 @@ TYPED_TEST(Stage5ServerProcess, StopReportsHowTheServerEnded) {
   }
 }
 
+// Tests that Stop reports a server killed while it served a client, and
+// returns: the process serving that client still holds a copy of the
+// server's end of the stop channel, so no end of file comes on the
+// caller's end, and nothing more will ever arrive there either.
+TYPED_TEST(Stage5ServerProcess, StopReportsAServerKilledWhileServing) {
+  kata::OnDeadlock(
+      "Stop waited on the stop channel for the report of a server that was "
+      "already dead (a process serving a client keeps the channel open): "
+      "once waitpid says the server has ended, read what it left without "
+      "blocking (MSG_DONTWAIT)",
+      10s);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  RemoveAtEnd remove(server.endpoint());
+  RawFd client = RawConnect(server.endpoint());
+  ASSERT_GE(client.get(), 0) << std::strerror(errno);
+  RawSendAll(client.get(), Frame("served"));
+  ASSERT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "served");
+  const pid_t pid = server.pid();
+  kill(pid, SIGKILL);
+  WaitUntil([&] { return kata::ProcessState(pid) == 'Z'; }, Scaled(2s));
+  try {
+    server.Stop(Scaled(100ms));
+    ADD_FAILURE() << "Stop said nothing of a server killed by SIGKILL";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("signal 9"), std::string::npos)
+        << e.what();
+  }
+  // The process serving the client, orphaned, came to us: it ends now.
+  client.Close();
+  for (pid_t orphan : kata::ChildProcesses()) waitpid(orphan, nullptr, 0);
+}
+
+// Tests that a deadline that has already passed (zero or negative, as a
+// caller's "time left" can be) cuts off the clients still connected at
+// once, instead of waiting for them.
+TYPED_TEST(Stage5ServerProcess, StopWithADeadlineAlreadyPassedCutsOffAtOnce) {
+  kata::OnDeadlock(
+      "Stop waited for a client although its deadline had passed: a "
+      "negative time left is no time at all (wait 0 ms), not \"no "
+      "deadline\" (-1 is infinite to poll)",
+      5s);
+  for (auto deadline : {0ms, -1000ms}) {
+    ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+    RawFd client = RawConnect(server.endpoint());
+    ASSERT_GE(client.get(), 0) << std::strerror(errno);
+    RawSendAll(client.get(), Frame("stays"));
+    ASSERT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "stays");
+    EXPECT_EQ(server.Stop(deadline), 1)
+        << "the clients cut off by Stop(" << deadline.count() << "ms)";
+  }
+}
+
+// Tests that a poll of the stop channel that fails (with anything but
+// EINTR) ends Stop with a std::system_error naming the call, instead of
+// polling again for ever.
+TYPED_TEST(Stage5ServerProcess, StopReportsAFailedPoll) {
+  kata::OnDeadlock("Stop went on polling after poll failed with ENOMEM", 5s);
+  ServerProcess server = ServerProcess::Start(TypeParam::Fresh(), Echo);
+  RemoveAtEnd remove(server.endpoint());
+  const pid_t pid = server.pid();
+  RawFd client = RawConnect(server.endpoint());  // keeps the server busy
+  ASSERT_GE(client.get(), 0) << std::strerror(errno);
+  RawSendAll(client.get(), Frame("stays"));
+  ASSERT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "stays");
+  {
+    auto poll_fails =
+        kata::InjectedFault::Fail(kata::kPollCalls, ENOMEM, 1, -1);
+    poll_fails.OnlyIn(kata::RunnerPid());
+    ExpectSystemError([&] { (void)server.Stop(Scaled(200ms)); }, {ENOMEM},
+                      "poll",
+                      Hint("a failed poll (not EINTR) is an error to report: "
+                           "polling again would fail again"));
+  }
+  // End what the failed Stop left: the server, the process serving the
+  // client (they have nobody to report to).
+  kill(pid, SIGKILL);
+  client.Close();
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  for (pid_t orphan : kata::ChildProcesses()) waitpid(orphan, nullptr, 0);
+}
+
 // Tests that Stop reports a wait for the server that fails (with anything
 // but EINTR) as a std::system_error naming the call, instead of reading the
 // status it never got as "exit code 0".
@@ -1624,6 +1745,19 @@ TYPED_TEST(Stage5ServerProcess, ServerEndsWhenItsCallerDiesWithoutStop) {
              "end of file on the server's end");
   if (!ended) kill(server_pid, SIGKILL);
   waitpid(server_pid, &status, 0);
+  if (ended) {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "the server ended with "
+        << (WIFSIGNALED(status)
+                ? "signal " + std::to_string(WTERMSIG(status))
+                : "exit code " + std::to_string(WEXITSTATUS(status)))
+        << " once its caller had died, instead of exit code 0"
+        << Hint(
+               "nobody is left to read the report of the stop, so a send "
+               "to the caller's end fails with EPIPE: MSG_NOSIGNAL keeps "
+               "SIGPIPE from killing the server, and the server still ends "
+               "with _exit(0)");
+  }
 }
 
 // Tests that a bind error in the server process reaches the caller as the
@@ -1661,6 +1795,14 @@ TYPED_TEST(Stage5ServerProcess, MovedServerProcessStopsOnce) {
       << Hint(kMoveSemantics);
   moved.Stop();
   EXPECT_EQ(kata::ProcessState(pid), '?');
+  EXPECT_EQ(moved.pid(), -1) << "pid() once stopped";
+  kata::OnDeadlock("a second Stop waited: once stopped, Stop does nothing", 5s);
+  try {
+    EXPECT_EQ(moved.Stop(), 0) << "a second Stop returns 0 and does nothing";
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "a second Stop threw " << e.what()
+                  << Hint("once stopped (pid() is -1), Stop does nothing");
+  }
 }
 
 // Tests that output the caller had buffered in stdio before Start is

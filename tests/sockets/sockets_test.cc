@@ -1121,6 +1121,49 @@ TYPED_TEST(Stage4SeveralClients, ServeStopsInTwoSteps) {
   }
 }
 
+// Tests that Serve counts only the clients it cut off: a client that left
+// before the stop is not one, even if the process that served it has ended
+// without being reaped yet. The server is held with SIGSTOP while that
+// client leaves, so that its own reaping between polls cannot come first.
+TYPED_TEST(Stage4SeveralClients, ServeDoesNotCountAClientThatHasLeft) {
+  kata::OnDeadlock(kTwoSteps);
+  kata::SharedText returned;
+  ServeInChild server(TypeParam::Fresh(), [&](Listener& listener, int stop_fd) {
+    returned.Store(std::to_string(ks::Serve(listener, Echo, stop_fd)));
+  });
+  ASSERT_TRUE(server.listening()) << kServerDidNotListen;
+  RawFd client = RawConnect(server.endpoint());
+  ASSERT_GE(client.get(), 0);
+  RawSendAll(client.get(), Frame("hello"));
+  ASSERT_EQ(RawReceiveFrameWithin(client.get(), Scaled(3s)), "hello");
+  ASSERT_EQ(kill(server.pid(), SIGSTOP), 0);
+  const bool stopped = WaitUntil(
+      [&] { return kata::ProcessState(server.pid()) == 'T'; }, Scaled(2s));
+  client.Close();
+  const bool left = WaitUntil(
+      [&] {
+        const std::vector<pid_t> children = ChildrenOf(server.pid());
+        return !children.empty() &&
+               std::all_of(children.begin(), children.end(), [](pid_t pid) {
+                 return kata::ProcessState(pid) == 'Z';
+               });
+      },
+      Scaled(3s));
+  server.CloseStop();  // end of file: both steps at once
+  kill(server.pid(), SIGCONT);
+  server.Join();
+  ASSERT_TRUE(stopped && left)
+      << "the test could not hold the server while its client left";
+  EXPECT_EQ(returned.Load(), "0")
+      << "what Serve returned at end of file on the stop channel, when its "
+         "only client had already left (the process that served it had "
+         "ended, not yet reaped)"
+      << Hint(
+             "reap the children that have ended (waitpid with WNOHANG) "
+             "before cutting off the rest: only those still serving are cut "
+             "off and counted");
+}
+
 // =========================================================== Stage 5
 
 // Tests that a client can connect the moment Start returns: no sleep, no

@@ -255,6 +255,18 @@ TEST(Detectors, ReportsAnExitInTheMiddleOfTheRun) {
               HasSubstr("exit() was called during Victim.ExitsEarly"));
 }
 
+// Tests that the runner ending with _exit(0) in a test body (the parent took
+// the child's branch after fork) is a failure, not a pass.
+TEST(Detectors, ReportsTheRunnerEndingWithUnderscoreExit) {
+  Outcome outcome = RunVictim("ParentTakesTheChildsBranch");
+  // The victim's child, orphaned, came to us (the runner is a subreaper).
+  for (pid_t orphan : kata::ChildProcesses()) waitpid(orphan, nullptr, 0);
+  EXPECT_EQ(outcome.exit_code, 3) << outcome.output;
+  EXPECT_THAT(outcome.output,
+              HasSubstr("_exit(0) was called in the test runner during "
+                        "Victim.ParentTakesTheChildsBranch"));
+}
+
 // Tests that a forked child falling back into GoogleTest is reported once.
 TEST(Detectors, ReportsAChildThatEscapedIntoTheRunner) {
   Outcome outcome = RunVictim("ChildEscapesIntoTheRunner");

@@ -96,6 +96,10 @@ void ExitIfEscapedChild(std::string_view where);
 unsigned RunId();
 std::string RunTag();
 
+// Whether the tests are running: then the runner's own _exit() is a failure
+// (kata_runner_exit_status in runner.cc).
+void SetTestsRunning(bool running);
+
 // Current test, as "Suite.Name".
 void SetCurrentTest(std::string name);
 std::string CurrentTest();

@@ -230,6 +230,7 @@ class LateListener : public testing::EmptyTestEventListener {
   }
 
   void OnTestProgramEnd(const testing::UnitTest&) override {
+    SetTestsRunning(false);
     g_run_finished = true;
     std::vector<Stage> stages = AllStages();
     if (stages.empty()) return;
@@ -310,6 +311,7 @@ void OnExit() {
     return;
   }
   if (g_run_finished) return;
+  SetTestsRunning(false);  // the _exit(3) below is ours
   WriteRaw(STDOUT_FILENO,
            "\n[  FAILED  ] exit() was called during " + CurrentTest() +
                ", before the test run finished: the code under test must not "
@@ -337,7 +339,9 @@ int main(int argc, char** argv) {
   if (printer != nullptr) listeners.Append(new QuietAfterHang(printer));
   listeners.Append(new LateListener);
 
+  SetTestsRunning(true);
   int result = RUN_ALL_TESTS();
+  SetTestsRunning(false);
   g_run_finished = true;
   MergeCarriedIntoXml();
   for (const FinishedTest& test : CarriedResults()) {

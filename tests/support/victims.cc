@@ -235,6 +235,14 @@ TEST(Victim, ForkedChildCallsExit) {
 
 TEST(Victim, ExitsEarly) { std::exit(0); }
 
+// Parent and child swap roles after fork(): the runner ends with _exit(0)
+// while the child carries on with the tests.
+TEST(Victim, ParentTakesTheChildsBranch) {
+  pid_t pid = fork();
+  if (pid != 0) _exit(0);  // the mistake: == 0 is the child
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}
+
 TEST(Victim, ChildEscapesIntoTheRunner) {
   pid_t pid = fork();
   if (pid == 0) return;  // the mistake: no _exit()
