@@ -42,7 +42,8 @@
 //
 // Errors: as in mailbox.h (std::system_error naming the call and the queue;
 // std::invalid_argument, std::length_error for bad arguments). A letter that
-// does not follow the wire format throws std::runtime_error.
+// does not follow the wire format throws std::runtime_error, whose message
+// names the inbox and the message's size ("... (3 bytes) ...").
 
 #ifndef IPC_KATAS_MAILBOX_INBOX_H_
 #define IPC_KATAS_MAILBOX_INBOX_H_

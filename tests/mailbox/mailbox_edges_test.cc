@@ -869,9 +869,9 @@ TEST(Stage5Ownership, DeleteReportsANameAlreadyGone) {
   mq_unlink(ready.c_str());
   ExpectSystemError([&] { meet.Delete(); },
                     std::errc::no_such_file_or_directory,
-                    "mq_unlink(" + meet.name(),
+                    "mq_unlink(" + ready + ")",
                     Hint("Delete removes both names and reports a failure of "
-                         "either"));
+                         "either, naming the one that failed"));
   EXPECT_FALSE(QueueExists(meet.name()))
       << Hint("Delete removes both names and reports a failure of either");
   Mailbox meet_too = Mailbox::Create(kata::UniqueName("gone"), {0, 16});
@@ -1011,26 +1011,47 @@ TEST(Stage6DirectNaming, TextLimitOfAnInboxMadeElsewhere) {
 }
 
 // Tests malformed messages in an inbox (empty, or shorter than the name they
-// announce) and the edges of well-formed ones: an empty text, and a name
-// longer than 127 bytes, whose length byte only fits unsigned.
+// announce, by far or by one byte) and the edges of well-formed ones: an
+// empty text, and a name longer than 127 bytes, whose length byte only fits
+// unsigned.
 TEST(Stage6DirectNaming, LettersAtTheEdgesOfTheFormat) {
-  Inbox carol = Inbox::Create(kata::UniqueName("carol"), {5, 512});
+  Inbox carol = Inbox::Create(kata::UniqueName("carol"), {6, 512});
   const std::string long_from(200, 'w');
+  const std::vector<std::pair<std::string, std::string>> malformed = {
+      {"", "an empty message"},
+      {std::string("\x05"
+                   "ab",
+                   3),
+       "a message announcing a 5-byte name with 2 bytes after it"},
+      {std::string("\x03"
+                   "ab",
+                   3),
+       "a message announcing a 3-byte name with 2 bytes after it"}};
   kata::RunInChild([&] {
     RawQueue inbox(carol.name());
-    inbox.Send("");
-    inbox.Send(
-        std::string("\x05"
-                    "ab",
-                    3));
+    for (const auto& [message, what] : malformed) inbox.Send(message);
     inbox.Send(Framed("/bob", ""));
     inbox.Send(Framed(long_from, "hi"));
   });
-  EXPECT_THROW(carol.ReceiveAny(Wait::No()), std::runtime_error)
-      << "an empty message" << Hint(kLetterFormat);
-  EXPECT_THROW(carol.ReceiveAny(Wait::No()), std::runtime_error)
-      << "a message announcing a 5-byte name with 2 bytes after it"
-      << Hint(kLetterFormat);
+  for (const auto& [message, what] : malformed) {
+    try {
+      (void)carol.ReceiveAny(Wait::No());
+      ADD_FAILURE() << what << ": nothing thrown" << Hint(kLetterFormat);
+    } catch (const std::runtime_error& e) {
+      const std::string said = e.what();
+      EXPECT_TRUE(said.find(carol.name()) != std::string::npos &&
+                  said.find("(" + std::to_string(message.size()) + " bytes)") !=
+                      std::string::npos)
+          << what << ": the message should name the inbox " << carol.name()
+          << " and the size \"(" << message.size()
+          << " bytes)\", it says: " << said << Hint(kLetterFormat);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << what << ": threw " << e.what()
+                    << ", not std::runtime_error (check the announced "
+                       "length against the bytes there before substr)"
+                    << Hint(kLetterFormat);
+    }
+  }
   std::optional<Letter> empty_text;
   EXPECT_NO_THROW(empty_text = carol.ReceiveAny(Wait::No()))
       << "a letter with an empty text" << Hint(kLetterFormat);
