@@ -77,6 +77,22 @@ WORDS = {
 }
 
 
+
+def native_ibazel(found):
+    """The ibazel program itself when `found` is npm's wrapper script.
+
+    npm installs ibazel as a Node.js script (index.js) that starts the real
+    program from bin/<os>_<arch>/ next to it, and first warns on every start
+    that the project has no node_modules of its own. The learner needs no
+    such banner: start the real program where there is one."""
+    script = os.path.realpath(found)
+    if not script.endswith(".js"):
+        return found
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
+    native = os.path.join(os.path.dirname(script), "bin", f"linux_{arch}",
+                          "ibazel")
+    return native if arch and os.access(native, os.X_OK) else found
+
 class Failure(Exception):
     """One sentence for the learner, and the exit code."""
 
@@ -510,6 +526,7 @@ class Kata:
                           f"mode; tools/setup.sh installs it from npm, and "
                           f"tools/kata test {topic} runs the tests once "
                           f"meanwhile.")
+        ibazel = native_ibazel(ibazel)
         after = " ".join(shlex.quote(part) for part in
                          (sys.executable, KATA, "status", topic))
         args = [ibazel, "-run_output=false", "-log_to_file=/dev/null",

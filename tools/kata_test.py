@@ -383,6 +383,22 @@ class TestAndWatchTest(Repository):
         self.assertEqual(code, 1)
         self.assertIn("ibazel is not installed", err)
 
+    def test_watch_starts_the_real_ibazel_behind_npms_wrapper(self):
+        package = os.path.join(self.root, "lib", "node_modules", "@bazel",
+                               "ibazel")
+        wrapper = self.write("lib/node_modules/@bazel/ibazel/index.js", "")
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}[os.uname().machine]
+        native = self.write(
+            f"lib/node_modules/@bazel/ibazel/bin/linux_{arch}/ibazel", "")
+        os.chmod(native, 0o755)
+        os.makedirs(os.path.join(self.root, "usr-bin"))
+        link = os.path.join(self.root, "usr-bin", "ibazel")
+        os.symlink(wrapper, link)
+        self.assertEqual(kata_cli.native_ibazel(link), native)
+        self.assertTrue(native.startswith(package))
+        plain = self.script("ibazel", "")  # a real program: kept as found
+        self.assertEqual(kata_cli.native_ibazel(plain), plain)
+
     def test_every_command_has_help(self):
         for command in ("status", "hint", "test", "watch", "reset",
                         "interview", "completion"):
