@@ -423,6 +423,7 @@ void RestartAfterHang(const std::string& hung, const std::string& message) {
   WriteRaw(STDOUT_FILENO, std::string("could not start the run again (") +
                               std::strerror(errno) +
                               "); the remaining tests did not run\n");
+  SetTestsRunning(false);  // our own end, not the code under test's
   _exit(124);
 }
 
