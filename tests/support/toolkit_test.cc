@@ -982,6 +982,37 @@ TEST(Trace, KeepsTheLastCallsAndCountsTheRest) {
   EXPECT_THAT(kata::Timeline(), HasSubstr("earlier calls were dropped"));
 }
 
+// Tests that socket calls are shown by name, not as raw numbers: the family
+// and type with its flags, both ends of a socketpair, a socket option, and
+// the flags of send and recv.
+TEST(Trace, NamesSocketTypesOptionsAndFlags) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  const int on = 1;
+  ASSERT_EQ(setsockopt(fds[0], SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)), 0);
+  ASSERT_EQ(send(fds[0], "x", 1, MSG_NOSIGNAL), 1);
+  char byte;
+  ASSERT_EQ(recv(fds[1], &byte, 1, MSG_DONTWAIT), 1);
+  ASSERT_EQ(shutdown(fds[0], SHUT_WR), 0);
+  // The timeline wraps long lines: read it as one line.
+  std::string timeline;
+  for (char c : kata::Timeline()) {
+    const bool space = c == ' ' || c == '\n';
+    if (!space || (!timeline.empty() && timeline.back() != ' ')) {
+      timeline += space ? ' ' : c;
+    }
+  }
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_THAT(timeline,
+              HasSubstr("socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) = " +
+                        std::to_string(fds[0]) + " ["));
+  EXPECT_THAT(timeline, HasSubstr("SOL_SOCKET, SO_REUSEADDR, 1)"));
+  EXPECT_THAT(timeline, HasSubstr("\"x\", MSG_NOSIGNAL)"));
+  EXPECT_THAT(timeline, HasSubstr("up to 1, MSG_DONTWAIT)"));
+  EXPECT_THAT(timeline, HasSubstr(", SHUT_WR)"));
+}
+
 int g_handler_pipe = -1;
 volatile sig_atomic_t g_handler_runs = 0;
 

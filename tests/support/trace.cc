@@ -5,6 +5,8 @@
 // process still held at its end.
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -75,6 +77,55 @@ std::string OpenFlags(long flags) {
   return access + (rest.empty() ? "" : "|" + rest);
 }
 
+std::string SocketFamily(long family) {
+  return family == AF_UNIX    ? "AF_UNIX"
+         : family == AF_INET  ? "AF_INET"
+         : family == AF_INET6 ? "AF_INET6"
+                              : std::to_string(family);
+}
+
+// SOCK_STREAM|SOCK_CLOEXEC: the type with the flags socket(2) takes in it.
+std::string SocketType(long type) {
+  const long base = type & 0xf;
+  std::string text = base == SOCK_STREAM      ? "SOCK_STREAM"
+                     : base == SOCK_DGRAM     ? "SOCK_DGRAM"
+                     : base == SOCK_SEQPACKET ? "SOCK_SEQPACKET"
+                                              : std::to_string(base);
+  const std::string flags = Flags(
+      type, {{SOCK_CLOEXEC, "SOCK_CLOEXEC"}, {SOCK_NONBLOCK, "SOCK_NONBLOCK"}});
+  return flags.empty() ? text : text + "|" + flags;
+}
+
+std::string MessageFlags(long flags) {
+  return Flags(flags, {{MSG_NOSIGNAL, "MSG_NOSIGNAL"},
+                       {MSG_DONTWAIT, "MSG_DONTWAIT"},
+                       {MSG_PEEK, "MSG_PEEK"},
+                       {MSG_WAITALL, "MSG_WAITALL"},
+                       {MSG_MORE, "MSG_MORE"}});
+}
+
+// setsockopt's level and option by name: "SOL_SOCKET, SO_REUSEADDR".
+std::string SocketOption(long level, long name) {
+  if (level == SOL_SOCKET) {
+    const char* option = name == SO_REUSEADDR   ? "SO_REUSEADDR"
+                         : name == SO_ERROR     ? "SO_ERROR"
+                         : name == SO_RCVBUF    ? "SO_RCVBUF"
+                         : name == SO_SNDBUF    ? "SO_SNDBUF"
+                         : name == SO_LINGER    ? "SO_LINGER"
+                         : name == SO_KEEPALIVE ? "SO_KEEPALIVE"
+                         : name == SO_RCVTIMEO  ? "SO_RCVTIMEO"
+                         : name == SO_SNDTIMEO  ? "SO_SNDTIMEO"
+                                                : nullptr;
+    return "SOL_SOCKET, " +
+           (option ? std::string(option) : std::to_string(name));
+  }
+  if (level == IPPROTO_TCP) {
+    return "IPPROTO_TCP, " + (name == TCP_NODELAY ? std::string("TCP_NODELAY")
+                                                  : std::to_string(name));
+  }
+  return std::to_string(level) + ", " + std::to_string(name);
+}
+
 std::string WaitStatus(long status) {
   int value = static_cast<int>(status);
   if (WIFEXITED(value)) return "exited " + std::to_string(WEXITSTATUS(value));
@@ -99,6 +150,13 @@ class DescriptorModel {
       if (entry != table->second.end()) {
         return std::to_string(fd) + " [" + entry->second.label + "]";
       }
+    }
+    // Not made in this test: the standard three are named, others were
+    // opened before the test began (the runner's own, or inherited).
+    if (fd >= 0 && fd <= 2) {
+      static const char* const kStandard[] = {
+          "standard input", "standard output", "standard error"};
+      return std::to_string(fd) + " [" + kStandard[fd] + "]";
     }
     return std::to_string(fd);
   }
@@ -262,10 +320,15 @@ std::string Describe(const kata_event& event, const DescriptorModel& model) {
   } else if (IsTransfer(call)) {
     const bool out = call.find("write") != std::string::npos ||
                      call.find("send") != std::string::npos;
+    // recv/send and their relatives take flags (a[2]); read/write do not.
+    const bool socket_call = call.find("send") != std::string::npos ||
+                             call.find("recv") != std::string::npos;
+    const std::string flags = socket_call ? MessageFlags(a[2]) : "";
     line = call + "(" + fd(a[0]) + ", " +
            (out ? std::to_string(a[1]) + " bytes"
                 : "up to " + std::to_string(a[1])) +
-           (out && !text.empty() ? " \"" + text + "\"" : "") + ")";
+           (out && !text.empty() ? " \"" + text + "\"" : "") +
+           (flags.empty() ? "" : ", " + flags) + ")";
     if (!failed) {
       result = " = " + std::to_string(event.result);
       if (!out && event.result == 0) result += " (end of file)";
@@ -343,11 +406,15 @@ std::string Describe(const kata_event& event, const DescriptorModel& model) {
            " bytes, priority " + std::to_string(a[2]) + ")";
     if (!text.empty() && !failed) result += " \"" + text + "\"";
   } else if (call == "socket") {
-    line = "socket(" +
-           std::string(a[0] == AF_UNIX   ? "AF_UNIX"
-                       : a[0] == AF_INET ? "AF_INET"
-                                         : std::to_string(a[0])) +
-           ")";
+    line = "socket(" + SocketFamily(a[0]) + ", " + SocketType(a[1]) + ")";
+  } else if (call == "socketpair") {
+    line = "socketpair(" + SocketFamily(a[0]) + ", " + SocketType(a[1]) + ")";
+    if (!failed) result = " = " + fd(a[2]) + ", " + fd(a[3]);
+  } else if (call == "getsockopt") {
+    line = "getsockopt(" + fd(a[0]) + ", " + SocketOption(a[1], a[2]) + ")";
+  } else if (call == "setsockopt") {
+    line = "setsockopt(" + fd(a[0]) + ", " + SocketOption(a[1], a[2]) + ", " +
+           std::to_string(a[3]) + ")";
   } else if (call == "bind" || call == "connect") {
     line =
         call + "(" + fd(a[0]) + ", " +
@@ -355,8 +422,17 @@ std::string Describe(const kata_event& event, const DescriptorModel& model) {
         ")";
   } else if (call == "accept" || call == "accept4" || call == "listen" ||
              call == "shutdown") {
+    const std::string flags =
+        call == "accept4" ? Flags(a[1], {{SOCK_CLOEXEC, "SOCK_CLOEXEC"},
+                                         {SOCK_NONBLOCK, "SOCK_NONBLOCK"}})
+                          : "";
     line = call + "(" + fd(a[0]) +
-           (call == "listen" ? ", backlog " + std::to_string(a[1]) : "") + ")";
+           (call == "listen" ? ", backlog " + std::to_string(a[1]) : "") +
+           (call == "shutdown" ? std::string(a[1] == SHUT_RD   ? ", SHUT_RD"
+                                             : a[1] == SHUT_WR ? ", SHUT_WR"
+                                                               : ", SHUT_RDWR")
+                               : "") +
+           (flags.empty() ? "" : ", " + flags) + ")";
   } else {
     line = call + "(";
     int last = 3;
