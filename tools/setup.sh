@@ -26,7 +26,8 @@ if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
 # tests and demos talk to (cat, tr, sh, socat, ipcs), gnuplot, which draws
 # the charts of docs/benchmarks.md (tools/bench), and libclang's Python
 # binding, the C++ parser of the mutation tool (tools/mutate; it installs for
-# Debian's /usr/bin/python3).
+# Debian's /usr/bin/python3), and python3-sysv-ipc, a System V IPC library
+# nobody here wrote that a message_queue test talks to.
 # tools/grade needs the first three lines, git (Git and .url submissions)
 # and binutils (nm and objdump for its scans; g++ brings them).
 packages=(
@@ -35,7 +36,8 @@ packages=(
   coreutils socat util-linux procps
 )
 if ((!grading_only)); then
-  packages+=(libbenchmark-dev patch clang-format gnuplot-nox python3-clang)
+  packages+=(libbenchmark-dev patch clang-format gnuplot-nox python3-clang
+    python3-sysv-ipc)
   # npm (for the tools below) may come from another Node.js distribution
   # whose nodejs package conflicts with Debian's npm: only ask if missing.
   command -v npm >/dev/null || packages+=(nodejs npm)
