@@ -8,6 +8,9 @@
 #   tools/setup.sh --grading-only  only what tools/grade needs (Bazel, the
 #                                  compiler, GoogleTest, git): no npm tools,
 #                                  no diagram parser, no build (Gradescope)
+#   tools/setup.sh --packages-only the system's share only: Debian packages
+#                                  and the npm tools, nothing in the clone
+#                                  (the dev container's image)
 # Works in a student release too (tools/release: no solutions/, no docs
 # checks).
 set -euo pipefail
@@ -17,6 +20,8 @@ selfcheck=1
 grading_only=0
 [[ "${1:-}" == "--no-selfcheck" || "${CI:-}" == "true" ]] && selfcheck=0
 [[ "${1:-}" == "--grading-only" ]] && { grading_only=1; selfcheck=0; }
+packages_only=0
+[[ "${1:-}" == "--packages-only" ]] && packages_only=1
 
 sudo=""
 if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
@@ -75,6 +80,10 @@ command -v ibazel >/dev/null || npm_tools+=("@bazel/ibazel@0.28.0")
 if ((${#npm_tools[@]})); then
   echo "setup: installing ${npm_tools[*]} from npm"
   $sudo npm install -g --no-fund --no-audit "${npm_tools[@]}"
+fi
+if ((packages_only)); then
+  echo "setup: done (packages only: run tools/setup.sh in the clone to build)"
+  exit 0
 fi
 
 # The docs check (tools/docs_check.py) parses every Mermaid diagram with the
