@@ -11,6 +11,7 @@ monitor (confine.py) stops CPU and memory hogs and caps the run's tmpfs.
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -181,10 +182,19 @@ def check_report_failure(checks):
 # ----------------------------------------------------- the run monitor
 def run_confined(spec, command, account, timeout=60):
     """Runs confine.py directly (no Bazel): (status JSON, output)."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory(prefix="ipc-katas-monitor-") as folder:
+        # The account must be able to read confine.py, and the clone may sit
+        # where only its owner can enter (root's home is 0700).
+        os.chmod(folder, 0o755)
+        script = os.path.join(folder, "confine.py")
+        shutil.copyfile(confine.__file__, script)
+        os.chmod(script, 0o644)
+        return run_confine_script(script, spec, command, account, timeout)
+
+
+def run_confine_script(script, spec, command, account, timeout):
     read_end, write_end = os.pipe()
-    argv = account.prefix() + ["/usr/bin/python3", "-I", "-S",
-                               os.path.join(here, "confine.py"),
+    argv = account.prefix() + ["/usr/bin/python3", "-I", "-S", script,
                                confine.encode_spec(spec), str(write_end),
                                "--"] + \
         command
@@ -207,6 +217,12 @@ def run_confined(spec, command, account, timeout=60):
         return {}, output.decode("utf-8", "replace")
 
 
+def not_started(status, output):
+    """What to add to a monitor check's line when the run never started."""
+    return "" if status else (" - the monitor did not start the run: " +
+                              output.strip()[:300])
+
+
 def check_monitor(checks, secret):
     """The run monitor on its own: CPU, memory, tmpfs, Landlock."""
     account = accounts.Account(accounts.DEFAULT_BASE + 2,
@@ -214,21 +230,23 @@ def check_monitor(checks, secret):
         if os.geteuid() == 0 else accounts.current()
     base = {"binary": "/bin/sh", "grader_dir": "/tmp/.grader"}
     started = time.monotonic()
-    status, _ = run_confined(dict(base, cpu_cores=0.5, cpu_window=2.0),
+    status, output = run_confined(dict(base, cpu_cores=0.5, cpu_window=2.0),
                              ["/bin/sh", "-c", "yes >/dev/null & "
                               "yes >/dev/null & yes >/dev/null & wait"],
                              account)
     checks.report(status.get("killed_for") == "cpu", "monitor: cpu",
                   f"three busy processes, limit 0.5 cores: stopped for "
                   f"{status.get('killed_for')} ({status.get('detail')}) after "
-                  f"{time.monotonic() - started:.1f} s")
+                  f"{time.monotonic() - started:.1f} s"
+                  + not_started(status, output))
     status, output = run_confined(
         dict(base, memory_mb=128),
         ["/usr/bin/python3", "-c", "import time; b = bytearray(300 << 20); "
          "b[::4096] = b'x' * len(b[::4096]); time.sleep(30)"], account)
     checks.report(status.get("killed_for") == "memory", "monitor: memory",
                   f"300 MiB against a 128 MiB budget: stopped for "
-                  f"{status.get('killed_for')} ({status.get('detail')})")
+                  f"{status.get('killed_for')} ({status.get('detail')})"
+                  + not_started(status, output))
     status, output = run_confined(
         dict(base, tmpfs_mb=16),
         ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/fill bs=1M count=64 "
@@ -238,18 +256,23 @@ def check_monitor(checks, secret):
     checks.report(len(sizes) == 2 and max(sizes) <= 16 and
                   "No space left" in output, "monitor: tmpfs",
                   f"64 MiB into a 16 MiB /tmp and /dev/shm: wrote {sizes} "
-                  "MiB, then no space left")
+                  "MiB, then no space left" + not_started(status, output))
     status, output = run_confined(
         base, ["/bin/sh", "-c", f"cat /etc/hostname >/dev/null && echo "
                f"system-ok; cat {secret} 2>&1 || true; ls / 2>&1 | head -1"],
         account)
     landlock = status.get("landlock", 0)
     denied = "Permission denied" in output and "system-ok" in output
-    checks.report(denied or not landlock, "monitor: landlock",
+    # An empty status means the monitor never started the run: no Landlock
+    # seen then proves nothing.
+    checks.report(bool(status) and (denied or not landlock),
+                  "monitor: landlock",
                   f"Landlock ABI {landlock}: system files readable, a "
                   f"world-readable file of the grader's is not"
                   if landlock else "this kernel has no Landlock: "
-                  "confinement by namespaces and blocked paths only")
+                  "confinement by namespaces and blocked paths only"
+                  if status else "the monitor did not start the run: "
+                  + output.strip()[:300])
 
 
 # --------------------------------------------------- the classmates run
