@@ -12,12 +12,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -1346,6 +1348,119 @@ TYPED_TEST(Stage4SeveralClients, BufferedOutputIsWrittenOnce) {
 }
 
 // =========================================================== Stage 5
+
+constexpr char kMisbehavingClients[] =
+    "a client that breaks the protocol or never reads may only cost its own "
+    "child process: the accepting parent never reads or writes a client's "
+    "socket, closes its copy right after fork() and reaps every child";
+
+// The descriptor limit the server process of the test below starts with, and
+// how many clients connect and leave at once there: eight times the limit,
+// so a server that keeps one descriptor per client runs out long before the
+// end. (A real server's limit is 1,024 or more; 10,000 clients, each a
+// fork(), take 30 s and more here, for nothing a low limit does not show.)
+constexpr rlim_t kServerDescriptorLimit = 64;
+constexpr int kConnectCloseCycles = 8 * kServerDescriptorLimit;
+
+// Lowers this process's descriptor limit while it lives, so that a process
+// forked meanwhile starts with the low limit (a soft limit may be raised
+// again up to the hard one, by anyone).
+class LowDescriptorLimit {
+ public:
+  explicit LowDescriptorLimit(rlim_t limit) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = std::min(limit, saved_.rlim_cur);
+    setrlimit(RLIMIT_NOFILE, &low);
+  }
+  ~LowDescriptorLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  LowDescriptorLimit(const LowDescriptorLimit&) = delete;
+  LowDescriptorLimit& operator=(const LowDescriptorLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+// Tests a crowd of clients that each break the protocol or its manners: one
+// sends and never reads its replies, one announces a frame above the cap, one
+// stops inside a header, one trickles its frame a byte at a time, and
+// hundreds connect and leave at once. A well-behaved client is served all
+// along, and once they have gone the server process holds exactly the sockets
+// it held before, and no children.
+TYPED_TEST(Stage5ServerProcess, MisbehavingClientsNeitherStallNorLeak) {
+  kata::OnDeadlock(kMisbehavingClients, 60s);
+  ServerProcess server = [] {
+    LowDescriptorLimit low(kServerDescriptorLimit);
+    return ServerProcess::Start(TypeParam::Fresh(), Echo);
+  }();
+  const pid_t pid = server.pid();
+  const int sockets_before = SocketsOpenIn(pid);
+  auto connect_or_fail = [&](bool small_buffers = false) {
+    RawFd fd = RawConnect(server.endpoint(), small_buffers);
+    EXPECT_GE(fd.get(), 0) << "connect(" << server.endpoint().ToString()
+                           << "): " << std::strerror(errno)
+                           << Hint(kMisbehavingClients);
+    return fd;
+  };
+
+  // Sends frames without reading a reply until its send buffer is full: the
+  // child serving it blocks writing replies nobody reads.
+  RawFd deaf = connect_or_fail(/*small_buffers=*/true);
+  const std::string frame = Frame(Pattern(4096));
+  for (std::size_t sent = 0; sent < (64u << 20);) {
+    ssize_t n = send(deaf.get(), frame.data(), frame.size(),
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;  // EAGAIN: both sides' buffers are full
+    sent += static_cast<std::size_t>(n);
+  }
+  RawFd hostile = connect_or_fail();
+  RawSendAll(hostile.get(), Header(ks::kMaxFrameSize + 1));
+  RawFd truncated = connect_or_fail();
+  RawSendAll(truncated.get(), Frame("cut short").substr(0, 2));
+
+  RawFd slow = connect_or_fail();
+  const std::string slow_frame = Frame("slowly");
+  for (char byte : slow_frame) {
+    RawSendAll(slow.get(), std::string(1, byte));
+    ASSERT_EQ(EchoExchange(server.endpoint(), {"served?"}), "")
+        << "a well-behaved client, while one client trickles its frame a "
+           "byte at a time and another never reads"
+        << Hint(kMisbehavingClients);
+  }
+  EXPECT_EQ(RawReceiveFrameWithin(slow.get(), Scaled(3s)), "slowly")
+      << "the echo of the frame that came a byte at a time"
+      << Hint(kBoundaries);
+
+  // Connections that end at once, in batches no larger than the backlog: the
+  // echo after each batch is accepted only after the batch (the kernel's
+  // queue of connections is first in, first out), so no connect waits for
+  // room in a full queue.
+  for (int done = 0; done < kConnectCloseCycles && !this->HasFailure();) {
+    for (int i = 0; i < 100; ++i, ++done) connect_or_fail();
+    ASSERT_EQ(EchoExchange(server.endpoint(), {"still there?"}), "")
+        << "after " << done
+        << " clients connected and left at once, to a server process "
+           "started with a limit of "
+        << kServerDescriptorLimit << " descriptors"
+        << Hint(kMisbehavingClients);
+  }
+
+  for (RawFd* client : {&deaf, &hostile, &truncated, &slow}) client->Close();
+  int sockets_after = -1;
+  std::vector<pid_t> children;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        sockets_after = SocketsOpenIn(pid);
+        children = ChildrenOf(pid);
+        return sockets_after == sockets_before && children.empty();
+      },
+      Scaled(10s)))
+      << "once every client had gone, the server process held " << sockets_after
+      << " sockets (" << sockets_before << " before the first client) and "
+      << children.size() << " child processes (expected none)"
+      << Hint(kMisbehavingClients);
+}
 
 // Tests what Start and Stop do to the caller's descriptors: Start leaves
 // exactly one (its end of the stop channel), close-on-exec; Stop closes it.
