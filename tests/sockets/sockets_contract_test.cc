@@ -1388,7 +1388,7 @@ class LowDescriptorLimit {
 // along, and once they have gone the server process holds exactly the sockets
 // it held before, and no children.
 TYPED_TEST(Stage5ServerProcess, MisbehavingClientsNeitherStallNorLeak) {
-  kata::OnDeadlock(kMisbehavingClients, 60s);
+  kata::OnDeadlock(kMisbehavingClients, 30s);
   ServerProcess server = [] {
     LowDescriptorLimit low(kServerDescriptorLimit);
     return ServerProcess::Start(TypeParam::Fresh(), Echo);
