@@ -222,7 +222,7 @@ Watchdog::Watchdog(const std::string& name, unsigned seconds) {
                 "above). Stopping.\n",
                 name.c_str(), seconds);
   watchdog_message_size = std::strlen(watchdog_message);
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = OnWatchdog;
   sigemptyset(&action.sa_mask);
   sigaction(SIGALRM, &action, nullptr);

@@ -41,8 +41,7 @@ packages=(
   coreutils socat util-linux procps
 )
 if ((!grading_only)); then
-  packages+=(libbenchmark-dev patch clang-format gnuplot-nox python3-clang
-    python3-sysv-ipc)
+  packages+=(libbenchmark-dev patch gnuplot-nox python3-clang python3-sysv-ipc)
   # npm (for the tools below) may come from another Node.js distribution
   # whose nodejs package conflicts with Debian's npm: only ask if missing.
   command -v npm >/dev/null || packages+=(nodejs npm)
@@ -86,19 +85,26 @@ if ((packages_only)); then
   exit 0
 fi
 
-# The docs check (tools/docs_check.py) parses every Mermaid diagram with the
-# mermaid package itself, under jsdom; package-lock.json pins every version.
-# Installed into tools/mermaid/node_modules, again only when the lock changes.
-mermaid_stamp=tools/mermaid/node_modules/.installed-lock.json
-if [[ ! -f tools/mermaid/package-lock.json ]]; then
-  echo "setup: no docs checks here (a student release)"
-elif ! cmp -s tools/mermaid/package-lock.json "$mermaid_stamp"; then
-  echo "setup: installing the Mermaid parser of the docs check (npm ci)"
-  npm ci --prefix tools/mermaid --ignore-scripts --no-fund --no-audit --loglevel=error
-  cp tools/mermaid/package-lock.json "$mermaid_stamp"
-else
-  echo "setup: Mermaid parser already installed"
-fi
+# Two checks of the gate run npm packages that package-lock.json pins to the
+# byte: the docs check parses every Mermaid diagram with the mermaid package
+# itself, under jsdom (tools/mermaid), and the format check runs one pinned
+# clang-format (tools/format: each LLVM release lays out C++ a little
+# differently). Each goes into its folder's node_modules, again only when the
+# lock changes.
+npm_ci_pinned() {  # folder, what it is
+  local stamp="$1/node_modules/.installed-lock.json"
+  if [[ ! -f "$1/package-lock.json" ]]; then
+    echo "setup: no $2 here (a student release)"
+  elif ! cmp -s "$1/package-lock.json" "$stamp"; then
+    echo "setup: installing $2 (npm ci --prefix $1)"
+    npm ci --prefix "$1" --ignore-scripts --no-fund --no-audit --loglevel=error
+    cp "$1/package-lock.json" "$stamp"
+  else
+    echo "setup: $2 already installed"
+  fi
+}
+npm_ci_pinned tools/mermaid "the Mermaid parser of the docs check"
+npm_ci_pinned tools/format "the pinned clang-format of the format check"
 
 echo "setup: building everything (the first build compiles GoogleTest, ~1 min)"
 targets=(//exercises/... //tests/...)

@@ -246,7 +246,7 @@ SharedMemory SharedMemory::Open(std::string_view name, std::size_t size) {
   // new, empty object that nobody else will ever see.
   ScopedFd fd(shm_open(object.c_str(), O_RDWR, 0));
   if (fd.get() < 0) ThrowErrno("shm_open(" + object + ")");
-  struct stat info {};
+  struct stat info{};
   if (fstat(fd.get(), &info) < 0) ThrowErrno("fstat(" + object + ")");
   if (static_cast<std::size_t>(info.st_size) < size) {
     throw std::invalid_argument(

@@ -98,7 +98,7 @@ int WaitForExit(pid_t pid) {
 // Between this check and the unlink another server could take the path: the
 // window is small, and a lock file would close it where that matters.
 bool IsStaleSocketFile(const std::string& path, const SocketAddress& address) {
-  struct stat info {};
+  struct stat info{};
   if (lstat(path.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) return false;
   Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) return false;

@@ -239,7 +239,7 @@ class CallerHandler {
  public:
   explicit CallerHandler(SharedFlag& ran) {
     g_handler_ran = &ran;
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = [](int) { g_handler_ran->Set(); };
     sigemptyset(&action.sa_mask);
     sigaction(SIGUSR1, &action, &old_);
@@ -252,7 +252,7 @@ class CallerHandler {
   CallerHandler& operator=(const CallerHandler&) = delete;
 
  private:
-  struct sigaction old_ {};
+  struct sigaction old_{};
 };
 
 // Runs `call`, which must block until `release` runs in a helper process.
@@ -384,7 +384,7 @@ TEST(Stage1OneMailbox, CreatedQueuesAreTheOwnersAlone) {
   for (const std::string& name :
        {box.name(), meet.name(), meet.name() + std::string(kReadySuffix)}) {
     RawQueue queue(name);
-    struct stat st {};
+    struct stat st{};
     ASSERT_EQ(fstat(queue.get(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u)
         << name << " has mode " << std::oct << (st.st_mode & 0777)
@@ -480,11 +480,7 @@ TEST(Stage1OneMailbox, CreateReportsEachFailureAndLeavesNothing) {
             return;
           }
           ExpectReported(
-              *fault,
-              [&] {
-                Mailbox::Create(name, {capacity, 16});
-              },
-              name);
+              *fault, [&] { Mailbox::Create(name, {capacity, 16}); }, name);
           EXPECT_FALSE(QueueExists(name)) << Hint(kReportFailures);
           EXPECT_FALSE(QueueExists(name + std::string(kReadySuffix)))
               << "a failed Create left the ready queue behind";
@@ -525,8 +521,7 @@ TEST(Stage1OneMailbox, SendReportsEachFailure) {
           if (fault == nullptr) {
             box.Send("dry run", wait);
           } else {
-            ExpectReported(
-                *fault, [&] { box.Send("x", wait); }, box.name());
+            ExpectReported(*fault, [&] { box.Send("x", wait); }, box.name());
           }
           kata::NotCounted quiet;  // the test's own cleanup
           RawQueue queue(box.name());
@@ -550,8 +545,7 @@ TEST(Stage1OneMailbox, ReceiveReportsEachFailure) {
             box.Receive(wait);
             return;
           }
-          ExpectReported(
-              *fault, [&] { box.Receive(wait); }, box.name());
+          ExpectReported(*fault, [&] { box.Receive(wait); }, box.name());
           EXPECT_EQ(Show(RawQueue(box.name()).Receive(0ms)), "waiting")
               << "the message was lost in the failed Receive";
         });
@@ -568,9 +562,8 @@ TEST(Stage1OneMailbox, CallsLeaveTheCallersSignalsAlone) {
   const std::string meet_name = kata::UniqueName("meet");
   std::optional<Mailbox> box, meet, user;
   Kept("Mailbox::Create", [&] { box = Mailbox::Create(name, {1, 16}); });
-  Kept("Mailbox::Create(capacity 0)", [&] {
-    meet = Mailbox::Create(meet_name, {0, 16});
-  });
+  Kept("Mailbox::Create(capacity 0)",
+       [&] { meet = Mailbox::Create(meet_name, {0, 16}); });
   Kept("Mailbox::Open", [&] { user = Mailbox::Open(name); });
   Kept("Mailbox::Send", [&] { user->Send("x", Wait::For(1s)); });
   Kept("Mailbox::Send (full)", [&] { user->Send("y", Wait::For(20ms)); });
@@ -755,9 +748,7 @@ TEST(Stage3Capacity, CapacityAtTheSystemLimit) {
   }
   const std::string name = kata::UniqueName("box");
   ExpectSystemError(
-      [&] {
-        Mailbox::Create(name, {static_cast<int>(msg_max + 1), 8});
-      },
+      [&] { Mailbox::Create(name, {static_cast<int>(msg_max + 1), 8}); },
       std::errc::invalid_argument, "mq_open(" + name, Hint(kSystemLimits));
   EXPECT_FALSE(QueueExists(name))
       << "a capacity above msg_max was quietly made" << Hint(kSystemLimits);
@@ -822,7 +813,9 @@ TEST(Stage5Ownership, MoveAssignmentReleasesWhatTheHandleHeld) {
       << "a user's handle that was assigned over removed the mailbox"
       << Hint(kOnlyOwnerDeletes);
   EXPECT_TRUE(user_of_other.is_owner());
-  { Mailbox last = std::move(user_of_other); }
+  {
+    Mailbox last = std::move(user_of_other);
+  }
   EXPECT_FALSE(QueueExists(kept_name)) << Hint(kOwnerRemovesName);
   // The moved-from handles remove nothing: a successor under the old name
   // survives them.
@@ -896,8 +889,7 @@ TEST(Stage5Ownership, DeleteReportsEachFailedUnlink) {
           meet.Delete();
           return;
         }
-        ExpectReported(
-            *fault, [&] { meet.Delete(); }, meet.name());
+        ExpectReported(*fault, [&] { meet.Delete(); }, meet.name());
         EXPECT_FALSE(meet.is_owner()) << Hint(kDeleteEndsOwnership);
         EXPECT_NE(QueueExists(meet.name()), QueueExists(ready))
             << "after " << fault->ToString()
@@ -956,11 +948,9 @@ TEST(Stage6DirectNaming, InboxSizesAtTheirLimits) {
         << Hint("the inbox's queue holds max_message + 1 + kMaxNameLength");
   }
   const std::string name = kata::UniqueName("big");
-  ExpectSystemError(
-      [&] {
-        Inbox::Create(name, {1, room + 1});
-      },
-      std::errc::invalid_argument, "mq_open(" + name, Hint(kSystemLimits));
+  ExpectSystemError([&] { Inbox::Create(name, {1, room + 1}); },
+                    std::errc::invalid_argument, "mq_open(" + name,
+                    Hint(kSystemLimits));
 }
 
 // Tests the text limit from a sender whose name is as long as names go: the
@@ -1112,8 +1102,7 @@ TEST(Stage6DirectNaming, InboxCreateReportsAFailure) {
           Inbox::Create(name);
           return;
         }
-        ExpectReported(
-            *fault, [&] { Inbox::Create(name); }, name);
+        ExpectReported(*fault, [&] { Inbox::Create(name); }, name);
         EXPECT_EQ(before.Leaks(), "") << "after " << fault->ToString();
       });
 }
@@ -1163,8 +1152,7 @@ TEST(Stage6DirectNaming, ReceiveAnyReportsEachFailure) {
             carol.ReceiveAny(wait);
             return;
           }
-          ExpectReported(
-              *fault, [&] { carol.ReceiveAny(wait); }, carol.name());
+          ExpectReported(*fault, [&] { carol.ReceiveAny(wait); }, carol.name());
           EXPECT_EQ(Show(carol.ReceiveAny(Wait::No())), "/alice: waiting")
               << "the letter was lost in the failed ReceiveAny";
         });

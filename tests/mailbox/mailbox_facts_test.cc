@@ -122,7 +122,7 @@ std::string Receive(mqd_t queue, std::chrono::milliseconds within = 2s) {
 class Sigusr1Handler {
  public:
   explicit Sigusr1Handler(bool restart) {
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = [](int) {};
     sigemptyset(&action.sa_mask);
     action.sa_flags = restart ? SA_RESTART : 0;
@@ -131,7 +131,7 @@ class Sigusr1Handler {
   ~Sigusr1Handler() { sigaction(SIGUSR1, &old_, nullptr); }
 
  private:
-  struct sigaction old_ {};
+  struct sigaction old_{};
 };
 
 // A Unix datagram socket bound to an abstract name (no file to clean up).

@@ -146,7 +146,9 @@ TEST(Stage1QueueLifetime, OwnerRemovesTheQueueOnDestruction) {
 TEST(Stage1QueueLifetime, UserLeavesTheQueueInPlace) {
   const key_t key = kata::UniqueSysvKey();
   SysvQueue owner = SysvQueue::Create(key);
-  { SysvQueue user = SysvQueue::Open(key); }
+  {
+    SysvQueue user = SysvQueue::Open(key);
+  }
   EXPECT_TRUE(QueueExists(owner.id()))
       << "destroying an Open()ed queue removed it" << Hint(kOnlyOwnerRemoves);
 }
@@ -1009,9 +1011,7 @@ TEST(Stage7PosixQueues, LimitsAboveTheCeilingAreRefused) {
   UnlinkAtEnd cleanup{name};
   const long too_many = MaxMessagesCeiling() + 1;
   ExpectSystemError(
-      [&] {
-        (void)PosixQueue::Create(name, PosixLimits{too_many, 64});
-      },
+      [&] { (void)PosixQueue::Create(name, PosixLimits{too_many, 64}); },
       std::errc::invalid_argument, "mq_open",
       Hint("mq_maxmsg above /proc/sys/fs/mqueue/msg_max is EINVAL for an "
            "unprivileged process"));
@@ -1054,13 +1054,10 @@ TEST(Stage7PosixQueues, CreateRefusesANameInUse) {
   attr.mq_msgsize = 16;
   RawMq existing(name, O_CREAT | O_EXCL | O_RDWR, &attr);
   ASSERT_TRUE(existing.ok()) << std::strerror(errno);
-  ExpectSystemError(
-      [&] {
-        (void)PosixQueue::Create(name, {2, 16});
-      },
-      std::errc::file_exists, "mq_open",
-      Hint("O_CREAT | O_EXCL makes mq_open fail with EEXIST "
-           "when the name is taken"));
+  ExpectSystemError([&] { (void)PosixQueue::Create(name, {2, 16}); },
+                    std::errc::file_exists, "mq_open",
+                    Hint("O_CREAT | O_EXCL makes mq_open fail with EEXIST "
+                         "when the name is taken"));
 }
 
 // Tests that another process opens the queue by name and can send through
@@ -1092,7 +1089,9 @@ TEST(Stage7PosixQueues, OpenOfAMissingNameIsAnError) {
 // leave the queue in the kernel until reboot.
 TEST(Stage7PosixQueues, OwnerUnlinksOnDestruction) {
   const std::string name = kata::UniqueName("owned");
-  { PosixQueue queue = PosixQueue::Create(name, {2, 16}); }
+  {
+    PosixQueue queue = PosixQueue::Create(name, {2, 16});
+  }
   EXPECT_FALSE(NameExists(name))
       << name << " still exists after its owner was destroyed"
       << Hint(kPosixUnlink, README "#stage-7-posix-queues-names-and-limits");

@@ -217,7 +217,7 @@ TEST(Stage7PosixQueues, QueuesAreClosedOnExecAndPrivateToTheirUser) {
         << what << "'s descriptor survives exec"
         << Hint("mq_open(name, ... | O_CLOEXEC)");
   }
-  struct stat info {};
+  struct stat info{};
   ASSERT_EQ(fstat(owner->descriptor(), &info), 0) << std::strerror(errno);
   EXPECT_EQ(info.st_mode & 07777, 0600u) << Hint(
       "mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, "
@@ -374,9 +374,7 @@ TEST(Stage7PosixQueues, EachCallUsesItsOwnSystemCall) {
   kata::MechanismWatch watch;
   std::optional<PosixQueue> owner, user;
   ExpectOnlyPosix("Create",
-                  [&] {
-                    owner.emplace(PosixQueue::Create(name, {2, 16}));
-                  },
+                  [&] { owner.emplace(PosixQueue::Create(name, {2, 16})); },
                   {"mq_open"});
   ExpectOnlyPosix("Open", [&] { user.emplace(PosixQueue::Open(name)); },
                   {"mq_open"});
@@ -629,9 +627,8 @@ TEST(Stage8PosixMessages, EveryBlockingCallSiteRetriesEintr) {
       Quietly([&] { return RawMqSend(raw, "b", 2); });  // for Receive below
     }
   });
-  expect_done("Receive", [&] {
-    EXPECT_EQ(queue.Receive(), (PosixMessage{2, "b"}));
-  });
+  expect_done("Receive",
+              [&] { EXPECT_EQ(queue.Receive(), (PosixMessage{2, "b"})); });
   expect_done("TrySend", [&] { EXPECT_TRUE(queue.TrySend("c")); });
   expect_done("TrySend", [&] { EXPECT_TRUE(queue.TrySend("d")); });
   expect_done("TrySend on a full queue",

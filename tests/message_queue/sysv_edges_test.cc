@@ -410,9 +410,8 @@ TEST(Stage4WaitingAndNotWaiting, EveryBlockingCallSiteRetriesEintr) {
   expect_done("Send", [&] { queue.Send(3, "sent"); });
   EXPECT_EQ(Quietly([&] { return RawTake(id, 3); }), (Message{3, "sent"}));
   Quietly([&] { return RawSend(id, 4, "received"); });
-  expect_done("Receive", [&] {
-    EXPECT_EQ(queue.Receive(), (Message{4, "received"}));
-  });
+  expect_done("Receive",
+              [&] { EXPECT_EQ(queue.Receive(), (Message{4, "received"})); });
   Quietly([&] { return RawSend(id, 7, "reply"); });  // waiting already
   expect_done("Call", [&] { EXPECT_EQ(Call(queue, 7, "request"), "reply"); });
   EXPECT_EQ(Quietly([&] { return RawTake(id, kRequestType); }),

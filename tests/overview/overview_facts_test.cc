@@ -1284,7 +1284,7 @@ TEST(SignalIpcFacts, SelfPipeTurnsASignalIntoReadableData) {
     int fds[2];
     ASSERT_EQ(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0) << std::strerror(errno);
     g_self_pipe_write = fds[1];
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = WriteToSelfPipe;
     sigemptyset(&action.sa_mask);
     ASSERT_EQ(sigaction(SIGUSR1, &action, nullptr), 0);

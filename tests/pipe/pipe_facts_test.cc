@@ -635,7 +635,7 @@ TEST(PipeFacts, SocketpairCarriesBothDirections) {
 TEST(FifoFacts, HasANameInTheFilesystem) {
   ScopedFifo fifo("named");
   ASSERT_TRUE(fifo.created()) << fifo.Error();
-  struct stat info {};
+  struct stat info{};
   ASSERT_EQ(stat(fifo.c_str(), &info), 0) << std::strerror(errno);
   EXPECT_TRUE(S_ISFIFO(info.st_mode))
       << "stat() should report a FIFO (S_IFIFO), mode " << std::oct
@@ -661,7 +661,7 @@ TEST(FifoFacts, DataNeverReachesTheFilesystem) {
   ASSERT_TRUE(WriteAllBytes(writer.get(), message));
   EXPECT_EQ(BytesIn(reader.get()), static_cast<int>(message.size()))
       << "the message should be waiting in the FIFO";
-  struct stat info {};
+  struct stat info{};
   ASSERT_EQ(stat(fifo.c_str(), &info), 0);
   EXPECT_EQ(info.st_size, 0)
       << "the data sits in the kernel's pipe buffer, never in the file";

@@ -1695,8 +1695,7 @@ std::atomic<int> g_exit_code_seen{-1};
 // Tests that a child whose service throws ends with exit code 1, as the
 // contract says (seen through the SIGCHLD the child's exit sends).
 TEST(Stage4RoundTrip, FailingServiceEndsTheChildWithExitCode1) {
-  struct sigaction watch {
-  }, old{};
+  struct sigaction watch{}, old{};
   watch.sa_sigaction = [](int, siginfo_t* info, void*) {
     if (info->si_code == CLD_EXITED) g_exit_code_seen = info->si_status;
   };

@@ -107,7 +107,7 @@ inline bool NameExists(const std::string& name) {
 // fstat of the object `name`, through our own descriptor.
 inline struct stat StatOf(const std::string& name) {
   kata::NotCounted quiet;
-  struct stat info {};
+  struct stat info{};
   int fd = shm_open(name.c_str(), O_RDONLY, 0);
   if (fd < 0) {
     ADD_FAILURE() << "shm_open(" << name << "): " << std::strerror(errno);

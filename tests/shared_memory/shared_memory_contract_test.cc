@@ -1169,7 +1169,7 @@ TEST(Stage3Counter, RawPeerUsesTheDocumentedLayout) {
   kata::RunInChild([&] {  // the raw peer: no kata::shm type from here on
     int fd = shm_open(name.c_str(), O_RDWR, 0);
     ASSERT_GE(fd, 0) << std::strerror(errno);
-    struct stat info {};
+    struct stat info{};
     ASSERT_EQ(fstat(fd, &info), 0);
     EXPECT_EQ(info.st_size, static_cast<off_t>(kSize));
     void* mapped =
@@ -1340,7 +1340,7 @@ TEST(Stage4RingBuffer, RawPeerReadsAndWritesTheDocumentedLayout) {
   kata::RunInChild([&] {  // the raw peer: no kata::shm type from here on
     int fd = shm_open(name.c_str(), O_RDWR, 0);
     ASSERT_GE(fd, 0) << std::strerror(errno);
-    struct stat info {};
+    struct stat info{};
     ASSERT_EQ(fstat(fd, &info), 0);
     EXPECT_EQ(info.st_size, static_cast<off_t>(wire::kRingSize));
     void* mapped = mmap(nullptr, wire::kRingSize, PROT_READ | PROT_WRITE,

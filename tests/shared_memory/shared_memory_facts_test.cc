@@ -126,7 +126,7 @@ class SharedAnonymous {
 };
 
 off_t SizeOf(int fd) {
-  struct stat info {};
+  struct stat info{};
   fstat(fd, &info);
   return info.st_size;
 }
@@ -184,7 +184,7 @@ long MinorFaults() {
 class Handler {
  public:
   Handler(int signal, int flags) : signal_(signal) {
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = [](int) {};
     sigemptyset(&action.sa_mask);
     action.sa_flags = flags;
@@ -194,7 +194,7 @@ class Handler {
 
  private:
   int signal_;
-  struct sigaction old_ {};
+  struct sigaction old_{};
 };
 
 // Reads a small file such as a /proc/sys entry; "" if it cannot be read.
@@ -330,11 +330,11 @@ TEST(ShmFacts, TouchingBeyondTheEndIsSigbus) {
 TEST(ShmFacts, ObjectIsAFileOnTmpfs) {
   Object object("file");
   const std::string path = "/dev/shm" + object.name();
-  struct stat info {};
+  struct stat info{};
   ASSERT_EQ(stat(path.c_str(), &info), 0) << path;
   EXPECT_TRUE(S_ISREG(info.st_mode));
   EXPECT_EQ(info.st_mode & 0777, 0600u);
-  struct statfs fs {};
+  struct statfs fs{};
   ASSERT_EQ(statfs("/dev/shm", &fs), 0);
   EXPECT_EQ(fs.f_type, static_cast<decltype(fs.f_type)>(TMPFS_MAGIC));
 }
@@ -391,8 +391,7 @@ TEST(ShmFacts, UnlinkRemovesOnlyTheName) {
   int again = shm_open(object.name().c_str(), O_CREAT | O_RDWR, 0600);
   ASSERT_GE(again, 0);
   EXPECT_EQ(SizeOf(again), 0) << "a new object, not the old one";
-  struct stat old_info {
-  }, new_info{};
+  struct stat old_info{}, new_info{};
   fstat(object.fd(), &old_info);
   fstat(again, &new_info);
   EXPECT_NE(old_info.st_ino, new_info.st_ino);

@@ -60,7 +60,7 @@ KATA_STAGE(Stage6DeadPeers, "Stage 6, when a peer dies",
 // A SIGBUS in the test runner would end the run with a bare "Bus error";
 // say first what it almost always means here.
 const bool kSigbusExplained = [] {
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = [](int) {
     static const char kText[] =
         "\nSIGBUS: this process touched a page of a shared memory mapping "
@@ -210,7 +210,9 @@ TEST(Stage1Segment, OwnerRemovesTheNameWhenDestroyed) {
 TEST(Stage1Segment, OpenerLeavesTheNameInPlace) {
   const std::string name = kata::UniqueName("opener");
   SharedMemory owner = SharedMemory::Create(name, 4096);
-  { SharedMemory opened = SharedMemory::Open(name, 4096); }
+  {
+    SharedMemory opened = SharedMemory::Open(name, 4096);
+  }
   EXPECT_TRUE(NameExists(name))
       << "destroying an opener removed the owner's name"
       << Hint("only the owner calls shm_unlink");
@@ -674,7 +676,7 @@ struct FirstTouch {
   static void Arm(RingBuffer& ring, SharedSemaphore& watched) {
     page = ring.slots.data();
     semaphore = watched.native();
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_sigaction = Handler;
     action.sa_flags = SA_SIGINFO;
     sigemptyset(&action.sa_mask);

@@ -1966,7 +1966,7 @@ TEST(Stage6SocketFiles, RegularFileIsNeverRemoved) {
   }
   ExpectSystemError([&] { Listener::Listen(Endpoint::UnixPath(path)); },
                     {EADDRINUSE}, "bind", Hint(kProbe));
-  struct stat info {};
+  struct stat info{};
   EXPECT_TRUE(lstat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode))
       << "the regular file at " << path << " was removed" << Hint(kProbe);
   unlink(path.c_str());

@@ -351,7 +351,7 @@ TEST(SignalFacts, SignalInterruptsABlockedAcceptUnlessRestarted) {
   for (int flags : {0, SA_RESTART}) {
     kata::SharedText outcome;
     kata::Child waiter([&] {
-      struct sigaction action {};
+      struct sigaction action{};
       action.sa_handler = [](int) {};
       sigemptyset(&action.sa_mask);
       action.sa_flags = flags;
@@ -573,7 +573,7 @@ TEST(UnixFacts, SunPathIs108Bytes) {
 // data (it is only a name to meet at), and that close() leaves it behind.
 TEST(UnixFacts, BindCreatesASocketFileThatCloseLeaves) {
   ScopedPath path("file");
-  struct stat info {};
+  struct stat info{};
   {
     ScopedFd server = UnixSocket();
     ASSERT_EQ(BindUnix(server.get(), UnixAddress(path.str())), 0)
@@ -664,7 +664,7 @@ TEST(UnixFacts, AbstractNameHasNoFileAndVanishesOnClose) {
     ASSERT_EQ(BindUnix(server.get(), UnixAddress(name, true)), 0)
         << std::strerror(errno);
     EXPECT_TRUE(listed()) << "/proc/net/unix lists abstract names with '@'";
-    struct stat info {};
+    struct stat info{};
     EXPECT_NE(lstat(("/" + name).c_str(), &info), 0) << "no file anywhere";
     ScopedFd second = UnixSocket();
     EXPECT_EQ(BindUnix(second.get(), UnixAddress(name, true)), -1)

@@ -1001,7 +1001,7 @@ TYPED_TEST(Stage4SeveralClients, ChildExitStatusSaysHowServingEnded) {
       [&] {
         statuses.CloseRead();
         g_exit_status_fd = statuses.write_fd;
-        struct sigaction action {};
+        struct sigaction action{};
         action.sa_sigaction = ReportExitStatus;
         sigemptyset(&action.sa_mask);
         action.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -1043,7 +1043,7 @@ TYPED_TEST(Stage4SeveralClients, ChildClosesTheListeningSocket) {
 TYPED_TEST(Stage4SeveralClients, AcceptLoopSurvivesSignals) {
   kata::OnDeadlock(kParentKeepsConnection, 20s);
   ServerInChild server(TypeParam::Fresh(), Echo, [] {
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = [](int) {};
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART

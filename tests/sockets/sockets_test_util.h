@@ -452,7 +452,7 @@ inline void ExpectSystemError(Call call, std::vector<int> errors,
 }
 
 inline bool SocketFileExists(const std::string& path) {
-  struct stat info {};
+  struct stat info{};
   return lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode);
 }
 

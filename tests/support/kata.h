@@ -198,7 +198,7 @@ class InterruptingSignal {
 
  private:
   int signal_;
-  struct sigaction old_ {};
+  struct sigaction old_{};
 };
 
 // InterruptRunnerWhenBlocked()

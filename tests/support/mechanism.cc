@@ -84,13 +84,13 @@ std::string KindOf(const std::string& link, const std::string& target) {
     return "anon";
   }
   if (target.rfind("/memfd:", 0) == 0) return "memfd";
-  struct stat st {};
+  struct stat st{};
   if (stat(link.c_str(), &st) != 0) return "?";
   if (S_ISFIFO(st.st_mode)) return "fifo";
   if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "device";
   if (S_ISSOCK(st.st_mode)) return "socket";
   if (S_ISDIR(st.st_mode)) return "directory";
-  struct statfs fs {};
+  struct statfs fs{};
   if (statfs(link.c_str(), &fs) == 0 && fs.f_type == kMqueueMagic) {
     return "mqueue";
   }

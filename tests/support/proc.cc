@@ -281,7 +281,7 @@ bool WaitUntilBlocked(pid_t pid, std::chrono::milliseconds limit) {
 InterruptingSignal::InterruptingSignal(int signal, int flags)
     : signal_(signal) {
   internal::Bypass quiet;
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = [](int) {};
   sigemptyset(&action.sa_mask);
   action.sa_flags = flags;

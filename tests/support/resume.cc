@@ -234,7 +234,7 @@ void SetHungTest(std::string test) {
     // (it may be blocked writing to a pipe only a child reads). The runner
     // puts the disposition back when the test ends (RestoreSignalState),
     // and RestartAfterHang before it starts the run again.
-    struct sigaction ignore {};
+    struct sigaction ignore{};
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, &g_sigpipe_before_hang);

@@ -90,7 +90,7 @@ std::string CurrentTest() {
 }
 
 void RegisterSupportObject(int fd) {
-  struct stat st {};
+  struct stat st{};
   if (fstat(fd, &st) != 0) return;
   std::string target = S_ISFIFO(st.st_mode)   ? "pipe:["
                        : S_ISSOCK(st.st_mode) ? "socket:["

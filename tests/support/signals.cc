@@ -56,7 +56,7 @@ SignalState CaptureSignalState() {
   internal::Bypass quiet;
   SignalState state;
   for (int signal = 1; signal < NSIG; ++signal) {
-    struct sigaction action {};
+    struct sigaction action{};
     if (signal == SIGKILL || signal == SIGSTOP ||
         sigaction(signal, nullptr, &action) != 0) {
       continue;
@@ -120,7 +120,7 @@ void RestoreSignalState(const SignalState& state) {
     if (!was.valid || (was.handler == is.handler && was.flags == is.flags)) {
       continue;
     }
-    struct sigaction action {};
+    struct sigaction action{};
     sigemptyset(&action.sa_mask);
     action.sa_flags = was.flags;
     if (was.flags & SA_SIGINFO) {
@@ -175,7 +175,7 @@ CallerSignal::CallerSignal(int signal, Setup setup)
   sigaddset(&only, signal);
   switch (setup) {
     case Setup::kIgnored: {
-      struct sigaction ignore {};
+      struct sigaction ignore{};
       ignore.sa_handler = SIG_IGN;
       sigemptyset(&ignore.sa_mask);
       sigaction(signal, &ignore, nullptr);
@@ -192,7 +192,7 @@ CallerSignal::CallerSignal(int signal, Setup setup)
       break;
     case Setup::kHandled: {
       g_deliveries[signal] = 0;
-      struct sigaction count {};
+      struct sigaction count{};
       count.sa_handler = CountDelivery;
       sigemptyset(&count.sa_mask);
       sigaction(signal, &count, nullptr);
@@ -229,7 +229,7 @@ CallerSignal::~CallerSignal() {
   if (!active_) return;
   internal::Bypass quiet;
   const std::string name = internal::SignalName(signal_);
-  struct sigaction now {};
+  struct sigaction now{};
   sigaction(signal_, nullptr, &now);
   sigset_t mask, pending;
   pthread_sigmask(SIG_BLOCK, nullptr, &mask);
@@ -295,7 +295,7 @@ SignalStorm::SignalStorm(pid_t target, int signal,
     : signal_(signal) {
   internal::Bypass quiet;
   if (target == getpid()) {
-    struct sigaction interrupt {};
+    struct sigaction interrupt{};
     interrupt.sa_handler = [](int) {};
     sigemptyset(&interrupt.sa_mask);
     interrupt.sa_flags = 0;  // no SA_RESTART: blocked calls fail with EINTR

@@ -103,7 +103,7 @@ class CallerSignal {
   int signal_ = 0;
   Setup setup_ = Setup::kIgnored;
   bool active_ = false;
-  struct sigaction old_action_ {};
+  struct sigaction old_action_{};
   sigset_t old_mask_{};
 };
 
@@ -128,7 +128,7 @@ class SignalStorm {
   pid_t sender_ = -1;
   int signal_ = 0;
   bool own_handler_ = false;
-  struct sigaction old_action_ {};
+  struct sigaction old_action_{};
 };
 
 }  // namespace kata

@@ -735,8 +735,7 @@ TEST(Faults, ExpectReportedOrRecoveredJudgesTheReport) {
   EXPECT_NONFATAL_FAILURE(kata::ExpectReportedOrRecovered(
                               fault, [] {}, false, "h"),
                           "went unreported");
-  EXPECT_FALSE(kata::ExpectReportedOrRecovered(
-      fault, [] {}, true, "h"));
+  EXPECT_FALSE(kata::ExpectReportedOrRecovered(fault, [] {}, true, "h"));
 }
 
 // =============================================================== signals
@@ -1023,7 +1022,7 @@ TEST(Trace, RecordsAWriteFromASignalHandler) {
                    std::chrono::seconds(5));
   RawPipe pipe;
   g_handler_pipe = pipe.write_end();
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = [](int) {
     (void)!write(g_handler_pipe, "H", 1);
     g_handler_runs = g_handler_runs + 1;

@@ -310,7 +310,7 @@ TEST(Victim, LeavesSigpipeIgnored) { signal(SIGPIPE, SIG_IGN); }
 
 // Run after LeavesSigpipeIgnored: the runner must have put SIGPIPE back.
 TEST(Victim, FindsSigpipeAtItsDefault) {
-  struct sigaction action {};
+  struct sigaction action{};
   sigaction(SIGPIPE, nullptr, &action);
   EXPECT_EQ(action.sa_handler, SIG_DFL) << "SIGPIPE was not restored";
 }
