@@ -422,6 +422,24 @@ bool ReadStopByte(int stop_fd) {
   return n == 1;
 }
 
+// In a serving child whose client was dropped: one line on standard error,
+// so that whoever runs the server learns why (a frame above the cap, a
+// stream cut inside a header, a client gone while it was sent to). One
+// write() per line: lines of several children do not interleave.
+void SayWhyClientWasDropped(const char* what) noexcept {
+  char line[512];
+  const int size = std::snprintf(line, sizeof(line), "Serve: pid %d: %s\n",
+                                 static_cast<int>(getpid()), what);
+  if (size <= 0) return;
+  std::size_t length = static_cast<std::size_t>(size);
+  if (length >= sizeof(line)) {  // cut short: keep the line's end
+    length = sizeof(line) - 1;
+    line[length - 1] = '\n';
+  }
+  ssize_t ignored = RetryOnEintr([&] { return write(2, line, length); });
+  (void)ignored;  // nothing more to say if standard error is gone
+}
+
 }  // namespace
 
 int Serve(Listener& listener, const Handler& handler, int stop_fd) {
@@ -448,8 +466,12 @@ int Serve(Listener& listener, const Handler& handler, int stop_fd) {
         int code = 0;
         try {
           ServeConnection(connection, handler);
+        } catch (const std::exception& e) {
+          code = 1;
+          SayWhyClientWasDropped(e.what());
         } catch (...) {
           code = 1;
+          SayWhyClientWasDropped("an exception that is no std::exception");
         }
         _exit(code);
       }

@@ -438,7 +438,9 @@ void ServeConnection(Connection& connection, const Handler& handler);
 //
 //   * the child closes its copy of the listening socket (Close(): not the
 //     owner, so the socket file stays), serves its one client and ends with
-//     _exit(): 0 on success, 1 if serving threw;
+//     _exit(): 0 on success, 1 if serving threw, after writing one line to
+//     standard error that names why the client was dropped:
+//     "Serve: pid <the child's pid>: <what() of the exception>";
 //   * the parent closes its copy of the client's socket at once: otherwise
 //     the client never reads end of stream, and the server runs out of
 //     descriptors after enough clients;

@@ -25,11 +25,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -1381,6 +1383,62 @@ class LowDescriptorLimit {
   rlimit saved_{};
 };
 
+// Standard error of the processes forked while it is active goes to an
+// unnamed file (O_TMPFILE) that Text() reads back; this process's own
+// standard error is put back by Restore() or the destructor.
+class CapturedStderr {
+ public:
+  CapturedStderr()
+      : file_(open(TmpDir().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)),
+        saved_(fcntl(2, F_DUPFD_CLOEXEC, 3)) {
+    if (file_ >= 0 && saved_ >= 0) dup2(file_, 2);
+  }
+  ~CapturedStderr() {
+    Restore();
+    if (file_ >= 0) close(file_);
+  }
+  CapturedStderr(const CapturedStderr&) = delete;
+  CapturedStderr& operator=(const CapturedStderr&) = delete;
+
+  void Restore() {
+    if (saved_ < 0) return;
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+  }
+  std::string Text() const {
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    for (off_t at = 0;
+         file_ >= 0 && (n = pread(file_, buffer, sizeof(buffer), at)) > 0;
+         at += n) {
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+    return text;
+  }
+
+ private:
+  static std::string TmpDir() {
+    const char* dir = std::getenv("TEST_TMPDIR");
+    return dir != nullptr ? dir : "/tmp";
+  }
+  int file_;
+  int saved_;
+};
+
+// The lines "Serve: pid <n>: <why>" in `text` (the Serve contract).
+std::vector<std::string> DroppedClientLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Serve: pid ", 0) == 0 && line.size() > 12) {
+      lines.push_back(line);
+    }
+  }
+  return lines;
+}
+
 // Tests a crowd of clients that each break the protocol or its manners: one
 // sends and never reads its replies, one announces a frame above the cap, one
 // stops inside a header, one trickles its frame a byte at a time, and
@@ -1389,10 +1447,12 @@ class LowDescriptorLimit {
 // it held before, and no children.
 TYPED_TEST(Stage5ServerProcess, MisbehavingClientsNeitherStallNorLeak) {
   kata::OnDeadlock(kMisbehavingClients, 30s);
+  CapturedStderr server_stderr;
   ServerProcess server = [] {
     LowDescriptorLimit low(kServerDescriptorLimit);
     return ServerProcess::Start(TypeParam::Fresh(), Echo);
   }();
+  server_stderr.Restore();
   const pid_t pid = server.pid();
   const int sockets_before = SocketsOpenIn(pid);
   auto connect_or_fail = [&](bool small_buffers = false) {
@@ -1460,6 +1520,18 @@ TYPED_TEST(Stage5ServerProcess, MisbehavingClientsNeitherStallNorLeak) {
       << " sockets (" << sockets_before << " before the first client) and "
       << children.size() << " child processes (expected none)"
       << Hint(kMisbehavingClients);
+  // At least the client above the cap and the one cut inside its header
+  // were dropped, each with its line.
+  const std::string said = server_stderr.Text();
+  EXPECT_GE(DroppedClientLines(said).size(), 2u)
+      << "lines \"Serve: pid <n>: <why>\" on the server's standard error, "
+         "one per client dropped (at least the frame above the cap and the "
+         "header cut short); the server wrote:\n"
+      << (said.empty() ? "(nothing)" : said.substr(0, 2000))
+      << Hint(
+             "in the serving child, catch what ServeConnection throws and "
+             "write one line naming it to standard error before _exit(1) "
+             "(sockets.h, Serve)");
 }
 
 // Tests what Start and Stop do to the caller's descriptors: Start leaves
