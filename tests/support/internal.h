@@ -224,6 +224,10 @@ std::vector<std::string> FindAndCleanLeaksSince(const Snapshot& before,
 // MechanismWatch leaves out (runner.cc).
 void RegisterSupportObject(int fd);
 bool IsSupportObject(const std::string& target);
+// How many pipes the sanitizers' runtimes made in the test's processes so
+// far (interpose.c), and the target ("pipe:[123]") of the last one.
+unsigned SanitizerPipesMade();
+std::string LastSanitizerPipe();
 
 // Stages (hints.cc).
 struct Stage {

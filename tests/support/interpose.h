@@ -93,6 +93,8 @@ struct kata_fault {
   long fired;                          /* calls it changed */
 };
 
+#define KATA_SANITIZER_PIPES 64
+
 struct kata_interpose_state {
   long calls[KATA_MAX_CALLS]; /* every call, by KATA_CALL_* index */
   int armed;                  /* any fault active */
@@ -101,6 +103,11 @@ struct kata_interpose_state {
    * while one was pending at its default action: the signal kills it inside
    * that call, and the report of its death says so (child.cc). */
   pid_t sigpipe_unblocked_pid;
+  /* Inodes of the pipes that a sanitizer's runtime made in any process of
+   * the test (interpose.c): the mechanism watch counts them as the
+   * harness's own, not the code under test's. */
+  unsigned long sanitizer_pipes[KATA_SANITIZER_PIPES];
+  unsigned sanitizer_pipes_next;
 };
 
 /* Set once by the runner (runner.cc) before any test runs. */

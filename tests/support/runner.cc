@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -100,7 +101,30 @@ void RegisterSupportObject(int fd) {
   g_support_objects.insert(target + std::to_string(st.st_ino) + "]");
 }
 
+unsigned SanitizerPipesMade() {
+  if (kata_interpose == nullptr) return 0;
+  return __atomic_load_n(&kata_interpose->sanitizer_pipes_next,
+                         __ATOMIC_ACQUIRE);
+}
+
+std::string LastSanitizerPipe() {
+  const unsigned made = SanitizerPipesMade();
+  if (made == 0) return "";
+  return "pipe:[" +
+         std::to_string(__atomic_load_n(
+             &kata_interpose
+                  ->sanitizer_pipes[(made - 1) % KATA_SANITIZER_PIPES],
+             __ATOMIC_ACQUIRE)) +
+         "]";
+}
+
 bool IsSupportObject(const std::string& target) {
+  if (target.rfind("pipe:[", 0) == 0 && kata_interpose != nullptr) {
+    const unsigned long inode = std::strtoul(target.c_str() + 6, nullptr, 10);
+    for (const unsigned long& made : kata_interpose->sanitizer_pipes) {
+      if (__atomic_load_n(&made, __ATOMIC_ACQUIRE) == inode) return true;
+    }
+  }
   std::lock_guard<std::mutex> lock(g_support_mutex);
   return g_support_objects.count(target) > 0;
 }

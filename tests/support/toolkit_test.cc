@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -38,11 +39,13 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "tests/support/internal.h"
 #include "tests/support/kata.h"
 
 extern char** environ;
@@ -925,6 +928,48 @@ TEST(Mechanism, WatchIgnoresTheSupportLibrarysOwnChannels) {
       [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
   kata::ExpectOnlyMechanism(watch, {"mqueue"}, "a POSIX queue");
   EXPECT_EQ(watch.Describe(), "no new descriptors");
+}
+
+// Two classes for UBSan's vptr check: the first checked downcast from
+// Shape to Square makes the sanitizer's runtime call pipe() (it probes that
+// the vtable is readable by writing it into a pipe).
+struct Shape {
+  virtual ~Shape() = default;
+  virtual int Sides() const { return 0; }
+};
+struct Square final : Shape {
+  int Sides() const override { return 4; }
+};
+
+// Tests that a pipe the sanitizers' runtime makes is not the test's: not
+// counted, not failed by a fault, and left out by the mechanism watch; a
+// pipe the code makes still is. The sanitizer half runs in the sanitizer
+// build (tools/gate's ASan+UBSan run, --config=asan).
+TEST(Mechanism, PipesOfTheSanitizerRuntimeAreNotTheTests) {
+  kata::CallCounter calls;
+  const unsigned made_before = kata::internal::SanitizerPipesMade();
+  kata::RunInChild([] {
+    auto shape = std::make_unique<Square>();
+    Shape* base = shape.get();
+    EXPECT_EQ(static_cast<Square*>(base)->Sides(), 4);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    RawClose(fds[0]);
+    RawClose(fds[1]);
+  });
+  EXPECT_EQ(calls.Count({"pipe"}), 1) << "only the code's own pipe counts";
+#ifdef __SANITIZE_ADDRESS__
+  static bool first_downcast = true;  // the runtime caches what it checked
+  if (std::exchange(first_downcast, false)) {
+    EXPECT_GT(kata::internal::SanitizerPipesMade(), made_before)
+        << "UBSan's vptr check made no pipe: is -fsanitize=undefined on?";
+    EXPECT_TRUE(
+        kata::internal::IsSupportObject(kata::internal::LastSanitizerPipe()))
+        << kata::internal::LastSanitizerPipe();
+  }
+#else
+  EXPECT_EQ(kata::internal::SanitizerPipesMade(), made_before);
+#endif
 }
 
 // ============================================================== timeline
