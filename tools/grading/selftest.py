@@ -441,27 +441,56 @@ def self_test(options):
 def classmates(checks, context, out, work, cache):
     """A second run in the same working folder, two at a time: 1_hog spends
     every per-user budget while 1_victim (the reference) is graded, then
-    2_snoop searches for what the first run left behind."""
+    2_snoop searches for what the first run left behind.
+
+    The hog holds until a time fixed when the class is made, sized from the
+    reference student's run in the class run (isolation.hold_seconds). When
+    the victim outlasted it all the same (a crowded machine), the run proved
+    nothing about budgets: it is made again once, with new sources (every
+    compile misses the cache as before) and a hold sized from the victim's
+    measured run."""
+    hold = isolation.hold_seconds(os.path.join(out, "grades.json"))
+    for attempt in (1, 2):
+        salt = "" if attempt == 1 else f"second run {time.time()}"
+        data = classmates_run(checks, context, out, work, cache, hold, salt)
+        if data is None:
+            return
+        covered, victim_end = isolation.hold_covered(data)
+        if covered or attempt == 2 or victim_end is None:
+            break
+        needed = victim_end - data["classmates_started"]
+        print(f"      the victim's run ended {needed:.0f} s after the start, "
+              f"after the hog's hold of {hold} s: grading the classmates "
+              "again with a longer hold", flush=True)
+        hold = int(min(isolation.MAX_HOLD_SECONDS, 1.5 * needed + 30))
+    isolation.check_classmates(checks, data, context["token"])
+
+
+def classmates_run(checks, context, out, work, cache, hold, salt):
     started = time.time()
-    context = dict(context, deadline=int(started + isolation.HOLD_SECONDS),
+    context = dict(context, deadline=int(started + hold),
                    snoop_paths=[os.path.join(out, name) for name in (
                        "grades.csv", "grades.json", "grades.md",
                        os.path.join("students", "secret_keeper.md"))])
-    make_class(CLASSMATES_DIR, list(fixtures.CLASSMATES), context)
+    make_class(CLASSMATES_DIR, list(fixtures.CLASSMATES), context, salt)
     second = os.path.join(SELFTEST, "out-classmates")
     shutil.rmtree(second, ignore_errors=True)
     print(f"grading the classmates run ({len(fixtures.CLASSMATES)} "
-          "submissions, two at a time)", flush=True)
+          f"submissions, two at a time, the hog holding {hold} s)",
+          flush=True)
     result, seconds = grade(CLASSMATES_DIR, second, cache,
                             extra=("--time-scale", "2", "--work", work,
-                                   "--jobs", "2"))
+                                   "--jobs", "2", "--topics",
+                                   ",".join(isolation.CLASSMATES_TOPICS)))
     if not checks.report(result.returncode == 0, "classmates run",
                          f"tools/grade exit code {result.returncode} after "
                          f"{seconds:.0f} s"):
         print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
-        return
+        return None
     with open(os.path.join(second, "grades.json")) as f:
-        isolation.check_classmates(checks, json.load(f), context["token"])
+        data = json.load(f)
+    data["classmates_started"] = started
+    return data
 
 
 def timing(options):
