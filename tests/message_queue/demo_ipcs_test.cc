@@ -33,16 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string DemoBinary() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir != nullptr && workspace != nullptr) {
-    return std::string(srcdir) + "/" + workspace +
-           "/solutions/message_queue/demo";
-  }
-  return "bazel-bin/solutions/message_queue/demo";
-}
-
 // A program started with its stdin and stdout on pipes; reaped by Finish().
 class Program {
  public:
@@ -181,7 +171,7 @@ std::set<int> SysvQueueIds() {
 // sent, while the demo runs, and nothing of it once the demo has ended.
 TEST(DemoIpcs, ShowsTheQueueWhileTheDemoRunsAndNothingAfter) {
   kata::OnDeadlock("the demo or ipcs did not finish", 20s);
-  Program demo({DemoBinary(), "--pause"});
+  Program demo({kata::RunfilePath("solutions/message_queue/demo"), "--pause"});
   const std::optional<std::string> paused = demo.WaitForLine("paused:", 10s);
   ASSERT_TRUE(paused.has_value()) << "the demo never paused; it printed:\n"
                                   << demo.output();
@@ -229,7 +219,7 @@ TEST(DemoIpcs, ShowsTheQueueWhileTheDemoRunsAndNothingAfter) {
 TEST(DemoIpcs, RunsToTheEndAndLeavesNothing) {
   kata::OnDeadlock("the demo did not finish", 20s);
   const std::set<int> before = SysvQueueIds();
-  Program demo({DemoBinary()});
+  Program demo({kata::RunfilePath("solutions/message_queue/demo")});
   const int code = demo.Finish();
   EXPECT_EQ(code, 0) << demo.output();
   EXPECT_EQ(SysvQueueIds(), before) << "System V queues left behind";

@@ -38,16 +38,6 @@ using kata::message_queue::SysvQueue;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string PeerScript() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  const std::string relative = "tests/message_queue/sysv_ipc_peer.py";
-  if (srcdir && workspace) {
-    return std::string(srcdir) + "/" + workspace + "/" + relative;
-  }
-  return relative;
-}
-
 // A key of this process's own: the library attaches by key, not by id.
 key_t FreshKey() {
   static int count = 0;
@@ -57,8 +47,10 @@ key_t FreshKey() {
 
 // Runs the peer; returns its exit code and everything it printed.
 std::pair<int, std::string> RunPeer(key_t key, const std::string& command) {
-  const std::string line = "/usr/bin/python3 " + PeerScript() + " " +
-                           std::to_string(key) + " " + command + " 2>&1";
+  const std::string line =
+      "/usr/bin/python3 " +
+      kata::RunfilePath("tests/message_queue/sysv_ipc_peer.py") + " " +
+      std::to_string(key) + " " + command + " 2>&1";
   std::fflush(nullptr);
   FILE* pipe = popen(line.c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};

@@ -14,7 +14,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <utility>
@@ -35,22 +34,14 @@ constexpr char kLayout[] =
     "and the value at offset 32 (exercises/shared_memory/README.md, \"On the "
     "wire\")";
 
-std::string PeerScript() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  const std::string relative = "tests/shared_memory/python_counter_peer.py";
-  if (srcdir && workspace) {
-    return std::string(srcdir) + "/" + workspace + "/" + relative;
-  }
-  return relative;
-}
-
 // The Python peer as a child process whose output this side reads.
 class Peer {
  public:
   Peer(const std::string& name, const std::string& command) {
-    const std::string line = "/usr/bin/python3 " + PeerScript() + " " + name +
-                             " " + command + " 2>&1";
+    const std::string line =
+        "/usr/bin/python3 " +
+        kata::RunfilePath("tests/shared_memory/python_counter_peer.py") + " " +
+        name + " " + command + " 2>&1";
     std::fflush(nullptr);
     pipe_ = popen(line.c_str(), "r");
   }

@@ -44,22 +44,14 @@ struct Outcome {
   double seconds = 0;
 };
 
-std::string VictimsBinary() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir && workspace) {
-    return std::string(srcdir) + "/" + workspace + "/tests/support/victims";
-  }
-  return "tests/support/victims";
-}
-
 // Runs one victim test in its own process and captures what it prints.
 // `launcher` is an optional command that starts the victim (with a space).
 Outcome RunVictim(const std::string& test, const std::string& launcher = "") {
   // The victim must not touch this test's XML report or premature-exit file.
   std::string command =
       "env -u XML_OUTPUT_FILE -u TEST_PREMATURE_EXIT_FILE -u GTEST_OUTPUT " +
-      launcher + VictimsBinary() + " --gtest_filter=Victim." + test + " 2>&1";
+      launcher + kata::RunfilePath("tests/support/victims") +
+      " --gtest_filter=Victim." + test + " 2>&1";
   auto start = std::chrono::steady_clock::now();
   FILE* pipe = popen(command.c_str(), "r");
   Outcome outcome;

@@ -270,6 +270,15 @@ std::string UniqueName(std::string_view what);
 // Bazel's TEST_TMPDIR is too long for sun_path's 108 bytes.
 std::string UniqueSocketPath(std::string_view what);
 
+// RunfilePath()
+//
+// Where a file of this repository that the test lists in `data` (a script, a
+// demo binary) is, given its path from the workspace root, e.g.
+// "tests/message_queue/sysv_ipc_peer.py": under $TEST_SRCDIR when Bazel runs
+// the test; otherwise that path if it exists from the current directory (the
+// workspace root), or else the same path under bazel-bin/ (a built binary).
+std::string RunfilePath(std::string_view relative);
+
 // UniqueSysvKey()
 //
 // A System V IPC key unique to this run (the run's random number, shifted

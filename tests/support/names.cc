@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "tests/support/internal.h"
@@ -56,6 +57,16 @@ std::string UniqueName(std::string_view what) { return "/" + Stem(what); }
 
 std::string UniqueSocketPath(std::string_view what) {
   return "/tmp/" + Stem(what);
+}
+
+std::string RunfilePath(std::string_view relative) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir != nullptr && workspace != nullptr) {
+    return std::string(srcdir) + "/" + workspace + "/" + std::string(relative);
+  }
+  const std::string here(relative);
+  return access(here.c_str(), F_OK) == 0 ? here : "bazel-bin/" + here;
 }
 
 int UniqueSysvKey() {
