@@ -302,8 +302,8 @@ static long kata_port(const struct sockaddr* address) {
  * by writing it into a pipe it closes at once. Such a call is no more the
  * test's than the runtime's other work, yet it lands here like any other:
  * it would be counted, could be failed by an armed fault, and its pipe seen
- * by the mechanism watch in a kata that forbids pipes (a child of a shared
- * memory test made one in 1 of about 100 ASan runs). So a call whose caller
+ * by the mechanism watch in a kata that forbids pipes (the gate's ASan run
+ * caught a shared memory test's child that way twice). So a call whose caller
  * is a sanitizer's code passes straight through, and its pipe's inode goes
  * to the shared page, where the watch finds it (runner.cc). */
 
