@@ -752,9 +752,12 @@ inline constexpr char kServerDidNotListen[] =
 // A client of a running echo server, made with raw calls: sends each frame
 // and checks the echo; with `expect_end_of_stream`, then half-closes and
 // expects end of stream. Returns "" or what went wrong.
-inline std::string EchoExchange(const Endpoint& where,
-                                const std::vector<std::string>& payloads,
-                                bool expect_end_of_stream = false) {
+// `reply_within` bounds the wait for each reply; the default suits a server
+// with nothing queued before this client.
+inline std::string EchoExchange(
+    const Endpoint& where, const std::vector<std::string>& payloads,
+    bool expect_end_of_stream = false,
+    std::chrono::milliseconds reply_within = std::chrono::seconds(3)) {
   RawFd client = RawConnect(where);
   if (client.get() < 0) {
     return std::string("connect(") + where.ToString() +
@@ -762,7 +765,8 @@ inline std::string EchoExchange(const Endpoint& where,
   }
   for (const std::string& payload : payloads) {
     if (!RawSendAll(client.get(), Frame(payload))) return "send failed";
-    std::string reply = RawReceiveFrameWithin(client.get(), Scaled(3s));
+    std::string reply =
+        RawReceiveFrameWithin(client.get(), Scaled(reply_within));
     if (reply != payload) {
       return "expected the echo of a " + std::to_string(payload.size()) +
              "-byte frame, got " +
