@@ -979,7 +979,10 @@ void ReportExitStatus(int, siginfo_t* info, void*) {
 
 // The next status the server's handler reported, or "(none within N ms)".
 std::string NextExitStatus(int fd) {
-  if (!WaitReadable(fd, Scaled(3s))) return "(none within 3 s)";
+  const auto within = Scaled(3s);
+  if (!WaitReadable(fd, within)) {
+    return "(none within " + std::to_string(within.count()) + " ms)";
+  }
   char status = 0;
   if (read(fd, &status, 1) != 1) return "(the pipe closed)";
   const int value = static_cast<unsigned char>(status);
@@ -990,6 +993,15 @@ std::string NextExitStatus(int fd) {
 // Tests that the child serving a client ends with _exit(0) when the client
 // was served to the end, and with _exit(1) when the handler threw.
 TYPED_TEST(Stage4SeveralClients, ChildExitStatusSaysHowServingEnded) {
+#ifdef __SANITIZE_THREAD__
+  // In a child forked from a process with threads (the watchdog's),
+  // ThreadSanitizer turns its interceptors off and runs a signal handler only
+  // at the next call it intercepts: the server's SIGCHLD handler reports a
+  // child's end seconds late, when the next client is accepted. Every other
+  // build runs this test; docs/mutation.md#soak says what TSan checks here.
+  GTEST_SKIP() << "ThreadSanitizer defers the server's SIGCHLD handler in a "
+                  "child forked from a process with threads";
+#endif
   kata::OnDeadlock(kParentKeepsConnection, 20s);
   RawPipe statuses;
   ServerInChild server(
