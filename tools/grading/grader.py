@@ -54,8 +54,10 @@ HELPERS = ("run_test.py", "confine.py", "submissions.py")
 SHARED_TARGETS = ["//tests/support", "@com_google_googletest//:gtest"]
 GTEST_INCLUDES = ["/usr/src/googletest/googletest/include",
                   "/usr/src/googletest/googlemock/include"]
+# Debian 13's /usr/include/<triplet>/asm/*.h are links into /usr/lib/linux/
+# uapi, and the preprocessor names the file it reached.
 SYSTEM_HEADERS = ("/usr/include", "/usr/lib/gcc", "/usr/local/include",
-                  "/usr/src/googletest")
+                  "/usr/lib/linux/uapi", "/usr/src/googletest")
 
 
 def read_topics(root):
