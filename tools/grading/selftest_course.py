@@ -48,6 +48,12 @@ echo "apt-get $*" >> LOG
 echo "npm $*" >> LOG
 exit 1
 """,
+    # Gradescope runs setup.sh as root; run by an ordinary user, the self-test
+    # sees tools/setup.sh prefix its installs with sudo, whose secure_path
+    # would skip the shims above.
+    "sudo": """#!/bin/sh
+exec "$@"
+""",
 }
 
 
