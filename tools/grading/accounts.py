@@ -15,17 +15,28 @@ its own user from a small pool of numeric ids that no account uses:
 Each has a group of the same number; the slots and the reference are also
 members of BASE, the cache's group, and nothing else. The ids need no entry
 in /etc/passwd (Bazel only needs $USER). Run as an ordinary user, the grader
-has one user to give: every slot then runs as it and the budgets are shared
-(tools/grade says so when --jobs is above 1).
+has one user to give: every slot then runs as it. The two budgets that are
+resource limits (queue bytes and pending signals) are then split: the kernel
+charges a process's use in a user namespace to the namespace's creator too,
+checked against the limit the creator had when it made the namespace, so a
+run whose limits are lowered to a share inside its own namespace
+(confine.py) cannot take a classmate's share (`budget_shares`). Pipe pages
+and the rest stay shared (tools/grade says so when --jobs is above 1).
 """
 
 import os
 import pwd
+import resource
 import stat
 import subprocess
 
 DEFAULT_BASE = 2_000_000_000   # in the range systemd documents as unused
 POOL_SIZE = 1000
+# Of RLIMIT_MSGQUEUE, what a slot sharing one user needs at least: the
+# reference's message_queue suite passes with 150,000 bytes and fails one
+# case with 100,000 (measured with prlimit --msgqueue); a quarter more for a
+# learner's queue opened with larger attributes.
+MIN_QUEUE_BYTES = 192 * 1024
 
 
 class Account:
@@ -154,6 +165,20 @@ class Pool:
     def shares_budgets(self):
         return len(self.slots) > 1 and len({a.uid for a in self.slots}) == 1
 
+    def budget_shares(self):
+        """Each slot's part of the budgets that one user's slots share:
+        {"queue_bytes": ..., "signals": ...} for confine.py, or {} when every
+        slot has a user of its own (or there is one slot)."""
+        if not self.shares_budgets():
+            return {}
+        shares = {}
+        for key, which in (("queue_bytes", resource.RLIMIT_MSGQUEUE),
+                           ("signals", resource.RLIMIT_SIGPENDING)):
+            hard = resource.getrlimit(which)[1]
+            if hard != resource.RLIM_INFINITY:
+                shares[key] = hard // len(self.slots)
+        return shares
+
     def reader_for(self, entry):
         """Who reads a submission entry: its owner, never root.
 
@@ -192,3 +217,12 @@ class Pool:
                     continue
                 os.lchown(full, 0, self.cache_gid)
                 os.chmod(full, (os.lstat(full).st_mode & 0o777) | 0o660)
+
+
+def slots_one_user_can_share(wanted):
+    """How many slots one user's POSIX queue budget can give the bytes a
+    message_queue suite needs (MIN_QUEUE_BYTES) each, at most `wanted`."""
+    hard = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, hard // MIN_QUEUE_BYTES))

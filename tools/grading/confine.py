@@ -96,6 +96,10 @@ DEFAULTS = {
     "marker": "",            # GoogleTest's premature-exit marker
     "landlock": True,
     "tmpfs_extra": [],       # further folders that get their own tmpfs
+    # RLIMIT_MSGQUEUE and RLIMIT_SIGPENDING, 0 = as inherited: a slot's part
+    # of the budgets when every slot runs as one user (accounts.Pool).
+    "queue_bytes": 0,
+    "signals": 0,
 }
 
 
@@ -316,6 +320,13 @@ def start_run(spec, command, uid, gid):
             (resource.RLIMIT_NOFILE, int(spec["open_files"])),
             (resource.RLIMIT_CORE, 0),
         ]
+        # Lowered after the first user namespace was made: the kernel
+        # checks what this run uses against these, and what all runs of the
+        # user use together against the limit the user had when it made
+        # that namespace, so one run cannot take another's part.
+        limits += [(which, int(spec[key])) for which, key in (
+            (resource.RLIMIT_MSGQUEUE, "queue_bytes"),
+            (resource.RLIMIT_SIGPENDING, "signals")) if int(spec[key]) > 0]
         for which, value in limits:
             soft, hard = resource.getrlimit(which)
             if hard != resource.RLIM_INFINITY:

@@ -138,10 +138,20 @@ class Grader:
         self.manifest = points_lib.load(settings.manifest,
                                         getattr(settings, "points", None))
         self.work = settings.work
+        jobs = max(1, settings.jobs)
+        one_user = getattr(settings, "one_user", False)
+        if jobs > 1 and (one_user or os.geteuid() != 0):
+            fit = accounts.slots_one_user_can_share(jobs)
+            if fit < jobs:
+                log(f"grade: --jobs {jobs} lowered to {fit}: every slot runs "
+                    "as one user, and its POSIX queue budget "
+                    "(ulimit -q) gives no more slots the "
+                    f"{accounts.MIN_QUEUE_BYTES // 1024} KiB a message_queue "
+                    "suite needs. Run as root for more.")
+                jobs = settings.jobs = fit
         self.pool = accounts.Pool(getattr(settings, "uid_base",
                                           accounts.DEFAULT_BASE),
-                                  max(1, settings.jobs),
-                                  getattr(settings, "one_user", False))
+                                  jobs, one_user)
         self.files = pristine_files(self.root)
         self.editable = {t: subs.editable_files(self.root, t)
                          for t in self.topics}
@@ -188,11 +198,15 @@ class Grader:
                     "above it (e.g. under /var/tmp or /srv, not /root or a "
                     "home folder of mode 750)")
         if self.pool.shares_budgets():
-            self.log("grade: warning: every slot runs as one user and shares "
-                     "its kernel budgets (POSIX "
-                     "queue bytes, pipe buffers, pending signals): one "
-                     "submission can starve another graded at the same time."
-                     " Run as root, or with --jobs 1.")
+            shares = self.pool.budget_shares()
+            self.log("grade: warning: every slot runs as one user. Each slot "
+                     "gets its part of that user's POSIX queue bytes and "
+                     "pending signals (" + ", ".join(
+                         f"{k.replace('_', ' ')} {v}"
+                         for k, v in shares.items()) + "), but pipe "
+                     "buffer pages stay shared: one submission can shrink "
+                     "another's pipes while both are graded. Run as root, "
+                     "or with --jobs 1.")
 
     def hidden(self, own):
         """Paths no sandboxed action of slot `own` may read: everything of
@@ -336,6 +350,8 @@ class Grader:
             "--max-run-memory-mb", str(limits["run_memory_mb"]),
             "--max-cpu-cores", str(limits["cpu_cores"]),
             "--landlock", "1" if limits["landlock"] else "0",
+            *[word for key, value in self.pool.budget_shares().items()
+              for word in ("--max-" + key.replace("_", "-"), str(value))],
             "--"])
 
     def grade_all(self, entries, progress=None):
@@ -493,7 +509,10 @@ class Slot:
         reader = self.g.pool.reader_for(path)
         if not remote or not reader.switches:
             os.makedirs(target)
-            return subs.unpack(path, target)
+            # Without root there is no one else to read a .url as: only a
+            # repository every user may read is taken.
+            return subs.unpack(path, target,
+                               everyone_only=remote and not self.g.pool.root)
         os.makedirs(target)
         os.chown(target, reader.uid, reader.gid)
         os.chmod(target, 0o700)

@@ -71,6 +71,8 @@ def parse_args(argv):
         "max_run_memory_mb": 1024,
         "max_cpu_cores": 1.5,
         "landlock": 1,
+        "max_queue_bytes": 0,   # 0: the user's own limit (see confine.py)
+        "max_signals": 0,
     }
     i = 0
     while i < len(argv) and argv[i] != "--":
@@ -198,6 +200,8 @@ def run_spec(options, command):
         "decoy": os.path.join(RUN_DIR, "test.xml"),
         "marker": os.path.join(RUN_DIR, "premature-exit"),
         "landlock": options["landlock"] > 0,
+        "queue_bytes": int(options["max_queue_bytes"]),
+        "signals": int(options["max_signals"]),
     }
 
 

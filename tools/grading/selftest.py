@@ -283,7 +283,9 @@ def check_class(checks, data, listener, work, out):
                   "workspace readable" if not stolen else f"READ {stolen}")
     net = messages(by_name["network"])
     interfaces = sorted(set(re.findall(r"\[probe interface (\S+)\]", net)))
-    checks.report(listener.connections == 0 and "CONNECTED" not in net and
+    # Graded at all: a submission refused at intake would prove nothing.
+    checks.report(not by_name["network"].get("error") and
+                  listener.connections == 0 and "CONNECTED" not in net and
                   interfaces in ([], ["lo"]), "network",
                   f"host listener saw {listener.connections} connection(s); "
                   f"interfaces inside: {interfaces or ['none']}")

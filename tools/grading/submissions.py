@@ -227,12 +227,44 @@ def unpack_tar(path, target, budget):
                 write_member(target, relative, src)
 
 
-def clone_local(url, target, budget):
+EVERYONE = "readable by every user of the machine"
+
+
+def not_for_everyone(repository):
+    """Why a user with only the rights of "others" could not read the whole
+    repository (None if they could): the folders above it searchable, every
+    folder in it readable and searchable, every file readable, no link, no
+    alternates file (which names another repository to read objects from)."""
+    real = os.path.realpath(repository)
+    folder = os.path.dirname(real)
+    while True:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return f"{folder} is closed to other users"
+        if folder == "/":
+            break
+        folder = os.path.dirname(folder)
+    if os.path.exists(os.path.join(real, "objects", "info", "alternates")):
+        return "it borrows objects from another repository (alternates)"
+    for folder, dirs, files in os.walk(real):
+        if os.stat(folder).st_mode & 0o005 != 0o005:
+            return f"{folder} is closed to other users"
+        for name in dirs + files:
+            info = os.lstat(os.path.join(folder, name))
+            if stat.S_ISLNK(info.st_mode):
+                return f"{os.path.join(folder, name)} is a link"
+            if not info.st_mode & stat.S_IROTH:
+                return f"{os.path.join(folder, name)} is closed to other users"
+    return None
+
+
+def clone_local(url, target, budget, everyone_only=False):
     """Clones a repository on this machine (file:// or a path) and copies it.
 
     Runs with the rights of whoever unpacks (tools/grade runs this module as
     the entry's owner, never as root): a repository that user cannot read
-    fails here as it would for them.
+    fails here as it would for them. A grader without root has no other
+    user to read as: it passes `everyone_only`, and a repository that not
+    every user could read is refused (it could be the grader's own files).
     """
     if url.startswith("file://"):
         url = url[len("file://"):]
@@ -242,6 +274,12 @@ def clone_local(url, target, budget):
     if not os.access(url, os.R_OK | os.X_OK) or not os.path.isdir(url):
         raise Rejected(f"{url!r} is not a folder the submitter "
                        f"(uid {os.getuid()}) can read")
+    why = not_for_everyone(url) if everyone_only else None
+    if why:
+        raise Rejected(f"{url!r} is not {EVERYONE}: {why} (a grader run "
+                       "without root reads a repository named in a .url "
+                       "file only then; as root it reads it as the file's "
+                       "owner)")
     # Inside the target: whoever reads may write nowhere else.
     checkout = os.path.join(target, ".grader-clone")
     # A repository someone else owns is "dubious" to Git, which then refuses
@@ -291,10 +329,11 @@ def archive_kind(path):
     return None
 
 
-def unpack(entry, target):
+def unpack(entry, target, everyone_only=False):
     """Copies one submission entry into `target` (an empty folder).
 
-    Returns [(name, why)] of what it left out.
+    Returns [(name, why)] of what it left out. With `everyone_only`, a .url
+    entry may name only a repository every user can read (clone_local).
     """
     os.makedirs(target, exist_ok=True)
     budget = Budget()
@@ -317,7 +356,8 @@ def unpack(entry, target):
     elif name.lower().endswith(URL_SUFFIXES):
         with open(entry, errors="replace") as f:
             lines = f.read(4096).strip().splitlines()
-        clone_local(lines[0].strip() if lines else "", target, budget)
+        clone_local(lines[0].strip() if lines else "", target, budget,
+                    everyone_only)
     else:
         raise Rejected(f"not a folder, archive or Git URL: {shown(name)} "
                        "(a .zip, tarball, folder, bare Git repository or "
