@@ -8,6 +8,8 @@
                                    level deeper
   tools/kata test [TOPIC]          runs the tests, then the stage table
   tools/kata watch TOPIC           reruns the tests on every save (ibazel)
+  tools/kata compare TOPIC TEST    one test's calls, yours beside the
+                                   reference solution's, and where they part
   tools/kata reset TOPIC           puts the blank stub back (your version is
                                    backed up first)
   tools/kata interview TOPIC       a timed attempt from a blank stub in a
@@ -35,6 +37,7 @@ import hints  # noqa: E402
 import kata_results  # noqa: E402
 import kata_state  # noqa: E402
 import kata_stub  # noqa: E402
+import timeline_compare  # noqa: E402
 import notes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -516,6 +519,38 @@ class Kata:
                           f"compiler's messages are above.")
         return 0 if all_done else 1
 
+    def compare(self, topic, test):
+        """Runs one test against your code and against the reference
+        solution, both with the timeline on, and prints where your
+        processes first did something the reference's did not."""
+        name = self.topic(topic)
+        blocks = {}
+        for side in ("exercises", "solutions"):
+            code, _ = self.run_bazel(
+                [self.bazel, "test", "--test_output=summary",
+                 f"--test_filter={test}", "--test_env=KATA_TRACE=1",
+                 f"//{side}/{name}:{name}_test"])
+            path = os.path.join(self.root, "bazel-testlogs", side, name,
+                                f"{name}_test", "test.log")
+            try:
+                with open(path, errors="replace") as f:
+                    log = f.read()
+            except OSError:
+                log = ""
+            if f"[ RUN      ] {test}\n" not in log:
+                raise Failure(f"{test} did not run in //{side}/{name}:"
+                              f"{name}_test (exit code {code}): give one "
+                              "test's full name, Suite.Test, as the stage "
+                              "table or the failure shows it.")
+            blocks[side] = timeline_compare.cut_timeline(log)
+            if not blocks[side]:
+                raise Failure(f"{test} printed no timeline in //{side}/"
+                              f"{name}:{name}_test; its log is {path}.")
+        self.say()
+        self.out.write(timeline_compare.render(blocks["solutions"],
+                                               blocks["exercises"]))
+        return 0
+
     # ------------------------------------------------------------ watch
 
     def watch(self, topic):
@@ -663,6 +698,18 @@ def parser():
         "--test_filter='Stage1*'.")
     test.add_argument("topic", nargs="?", help="one topic (default: all)")
 
+    compare = command(
+        "compare", "your calls beside the reference solution's, for one test",
+        "Runs one test against your code and against solutions/<topic>, "
+        "both with\nKATA_TRACE=1, and prints the first step where one of "
+        "your processes did\nsomething the reference's did not, then each "
+        "such process side by side.\nDescriptor numbers, pids and byte "
+        "counts do not count; see\ntools/timeline_compare.py for the rule. "
+        "Example:\n  tools/kata compare pipe "
+        "Stage2OneWay.ChildReceivesTheMessage")
+    compare.add_argument("topic", help="the kata, e.g. pipe")
+    compare.add_argument("test", help="one test, Suite.Test")
+
     watch = command(
         "watch", "rerun the tests on every save",
         "Runs ibazel (installed by tools/setup.sh) on //exercises/<topic>/... "
@@ -707,7 +754,8 @@ def parser():
 # What Tab offers after each command: its options, and whether a topic
 # follows.
 COMMAND_OPTIONS = {
-    "status": [], "test": [], "watch": [], "hint": ["--level", "--lang"],
+    "status": [], "test": [], "watch": [], "compare": [],
+    "hint": ["--level", "--lang"],
     "reset": ["--yes", "--forget-hints"], "interview": ["--minutes"],
     "completion": [],
 }
@@ -776,6 +824,8 @@ def main(argv=None, kata=None):
             return kata.test(options.topic, extra)
         if options.command == "watch":
             return kata.watch(options.topic)
+        if options.command == "compare":
+            return kata.compare(options.topic, options.test)
         if options.command == "reset":
             return kata.reset(options.topic, options.yes, options.forget_hints)
         if options.command == "completion":

@@ -378,6 +378,52 @@ class TestAndWatchTest(Repository):
         self.assertIn("toy did not build; the compiler's messages are above.",
                       err)
 
+    def fake_compare_bazel(self, exercise_rows, solution_rows):
+        """A bazel that writes one test's log with a timeline per side."""
+        def log(rows):
+            return "\n".join([
+                "[ RUN      ] Stage2.Send",
+                "what your code did (every process of this test):",
+                *[f"{n:8.3f}  [runner (pid 12)] {row}"
+                  for n, row in enumerate(rows)],
+                "descriptors each process still held at its last call:",
+                "  runner (pid 12): none it opened",
+                "[  FAILED  ] Stage2.Send (1 ms)", ""])
+        for side, rows in (("exercises", exercise_rows),
+                           ("solutions", solution_rows)):
+            self.write(f"logs/{side}.log", log(rows))
+        self.env["BAZEL"] = self.script("bazel", textwrap.dedent("""\
+            echo "bazel $*"
+            for side in exercises solutions; do
+              case "$*" in *//$side/*)
+                mkdir -p bazel-testlogs/$side/toy/toy_test
+                cp logs/$side.log bazel-testlogs/$side/toy/toy_test/test.log;;
+              esac
+            done
+            exit 0"""))
+
+    def test_compare_runs_both_sides_and_names_the_divergence(self):
+        both = ["pipe2(O_CLOEXEC) = 3 [read end of pipe #1], 4 [write end "
+                "of pipe #1]"]
+        self.fake_compare_bazel(
+            both + ["close(4 [read end of pipe #1]) = 0"],
+            both + ["close(4 [write end of pipe #1]) = 0"])
+        code, out, _ = self.run_kata("compare", "toy", "Stage2.Send")
+        self.assertEqual(code, 0)
+        self.assertIn("--test_filter=Stage2.Send --test_env=KATA_TRACE=1 "
+                      "//exercises/toy:toy_test", out)
+        self.assertIn("//solutions/toy:toy_test", out)
+        self.assertIn("first divergence: runner, step 2: the reference's "
+                      "runner: close(N [write end of pipe #1]) = 0; yours: "
+                      "close(N [read end of pipe #1]) = 0", out)
+
+    def test_compare_of_a_test_that_did_not_run_is_one_sentence(self):
+        self.fake_compare_bazel([], [])
+        code, _, err = self.run_kata("compare", "toy", "Stage9.Nothing")
+        self.assertEqual(code, 1)
+        self.assertIn("Stage9.Nothing did not run in //exercises/toy:toy_test",
+                      err)
+
     def test_watch_without_ibazel_is_one_sentence(self):
         code, _, err = self.run_kata("watch", "toy")
         self.assertEqual(code, 1)

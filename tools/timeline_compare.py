@@ -1,0 +1,201 @@
+"""Your timeline beside the reference's: where your processes first did
+something the reference solution's did not.
+
+A failing kata test prints "what your code did" (tests/support/trace.cc): one
+column per process, each descriptor named after what it is. This module
+reads two such blocks, the learner's and the reference solution's for the
+same test, and finds in each process the first step where they part.
+
+What counts as the same step (the rule, for every topic):
+  - run-dependent numbers never count: process ids, descriptor numbers,
+    System V keys and ids, unique names (timeline_example.mask);
+  - a read, write, send or receive is the same step when it is the same call
+    on the same descriptor (by what it is) with the same outcome kind
+    (success, or the same errno): how many bytes each call moved, what they
+    were and how many calls a transfer took are free, because the kernel
+    may split a stream differently on every run;
+  - everything else (pipe2, fork, close, dup2, mq_open with its flags,
+    waitpid's status, ...) must match in full.
+Order counts within a process; between processes it does not (their calls
+interleave differently on every run). Processes are matched by their place
+(runner, child 1, child 2 in order of their first call).
+
+tools/kata compare runs both sides and prints `render`; tools/gate checks
+that each developer mutant's divergence names its mistake.
+"""
+
+import importlib.machinery
+import importlib.util
+import os
+import re
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRANSFERS = ("read", "write", "readv", "writev", "pread", "pwrite", "recv",
+             "send", "recvfrom", "sendto", "recvmsg", "sendmsg")
+
+
+def load_example():
+    """tools/timeline_example (no .py suffix): its parser and masks."""
+    path = os.path.join(HERE, "timeline_example")
+    loader = importlib.machinery.SourceFileLoader("timeline_example", path)
+    spec = importlib.util.spec_from_loader("timeline_example", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+EXAMPLE = load_example()
+cut_timeline = EXAMPLE.cut_timeline
+
+
+def parse(block):
+    """({process: [(ms, row)]}, {process: what it held at its end}) of one
+    block, rows masked (timeline_example.mask). Processes are "runner",
+    "child 1", ... in both of trace.cc's layouts (columns side by side, or
+    one "[child 1 (pid N)] row" per line when there are many processes)."""
+    lines = block.splitlines()
+    header = next((line for line in lines if line.lstrip().startswith("ms ")),
+                  None)
+    starts, names = [], []
+    if header:
+        for found in re.finditer(r"(runner|child \d+) \(pid", header):
+            starts.append(found.start())
+            names.append(found.group(1))
+    rows, held, last, in_held = {}, {}, None, False
+    for line in lines:
+        if line is header or line.startswith(EXAMPLE.TITLE):
+            continue
+        if line.startswith(EXAMPLE.HELD):
+            in_held = True
+            continue
+        if in_held:
+            found = re.match(r"\s+(runner|child \d+) \(pid \d+\): (.*)", line)
+            if found:
+                held[found.group(1)] = EXAMPLE.mask(found.group(2))
+            continue
+        stamp = re.match(r"^\s*(\d+\.\d{3})  ", line)
+        body = line[stamp.end():] if stamp else line[10:]
+        text = body.strip()
+        if not text:
+            continue
+        if not stamp:
+            if last is not None:  # a wrapped row goes on
+                rows[last][-1] = (rows[last][-1][0],
+                                  rows[last][-1][1] + " " + text)
+            continue
+        if starts:
+            indent = 10 + len(body) - len(body.lstrip())
+            last = names[max(i for i, s in enumerate(starts) if s <= indent)]
+        else:
+            found = re.match(r"\[(runner|child \d+) \(pid \d+\)\] ", text)
+            if not found:
+                continue
+            last, text = found.group(1), text[found.end():]
+        rows.setdefault(last, []).append((float(stamp.group(1)), text))
+    return ({process: [(ms, EXAMPLE.mask(text)) for ms, text in steps]
+             for process, steps in rows.items()}, held)
+
+
+def columns(block):
+    """{process: [row]}: parse without the times and the held table."""
+    return {process: [text for _, text in steps]
+            for process, steps in parse(block)[0].items()}
+
+
+def step_key(row):
+    """What must match for two rows to be the same step (module rule)."""
+    found = re.match(r"(\w+)\(([^,)]*\])?", row)
+    if not found or found.group(1) not in TRANSFERS:
+        return row
+    outcome = re.search(r"= -1 (\w+)", row)
+    return (found.group(1), found.group(2) or "",
+            outcome.group(1) if outcome else "ok")
+
+
+def first_difference(reference, yours):
+    """Index of the first step where two row lists part, or None."""
+    for index in range(max(len(reference), len(yours))):
+        if index >= len(reference) or index >= len(yours):
+            return index
+        if step_key(reference[index]) != step_key(yours[index]):
+            return index
+    return None
+
+
+def divergences(reference_block, your_block):
+    """[(process, step, reference row or None, your row or None)]: for each
+    process whose calls part from the reference's, its first differing step,
+    earliest first: by when the reference made the step yours did not (a
+    step of yours the reference never made: by when you made it). A hang
+    shows why: the runner's blocked waitpid comes after the child's missing
+    close in the reference's order. Then each process whose descriptors at
+    its end differ (step None, the two descriptor lists as the rows)."""
+    (reference, reference_held), (yours, your_held) = (
+        parse(reference_block), parse(your_block))
+    processes = list(reference) + [p for p in yours if p not in reference]
+    found = []
+    for process in processes:
+        timed = reference.get(process, [])
+        ours = [text for _, text in timed]
+        theirs = yours.get(process, [])
+        step = first_difference(ours, [text for _, text in theirs])
+        if step is None:
+            continue
+        when = timed[step][0] if step < len(timed) else theirs[step][0]
+        found.append((when, process, step,
+                      ours[step] if step < len(ours) else None,
+                      theirs[step][1] if step < len(theirs) else None))
+    found.sort(key=lambda d: d[0])
+    result = [d[1:] for d in found]
+    for process in processes:
+        if any(p == process for p, *_ in result):
+            continue
+        kept, held = reference_held.get(process), your_held.get(process)
+        if kept != held:
+            result.append((process, None, kept, held))
+    return result
+
+
+def sentence(process, step, reference_row, your_row):
+    """One divergence in words."""
+    if step is None:
+        return (f"at its end the reference's {process} held "
+                f"{reference_row or 'nothing'}; yours held "
+                f"{your_row or 'nothing'}")
+    where = f"{process}, step {step + 1}"
+    if reference_row is None:
+        return (f"{where}: the reference's {process} makes no further call; "
+                f"yours goes on: {your_row}")
+    if your_row is None:
+        return (f"{where}: the reference's {process} goes on: "
+                f"{reference_row}; yours never does")
+    return (f"{where}: the reference's {process}: {reference_row}; yours: "
+            f"{your_row}")
+
+
+def render(reference_block, your_block, context=3, width=60):
+    """The divergence lines, then each diverging process side by side
+    around its first difference (marked >>)."""
+    found = divergences(reference_block, your_block)
+    if not found:
+        return ("no divergence: every process made the reference's calls in "
+                "the reference's order\n")
+    lines = ["first divergence: " + sentence(*found[0])]
+    lines += ["  also: " + sentence(*d) for d in found[1:]]
+    reference, yours = columns(reference_block), columns(your_block)
+    for process, step, _, _ in found:
+        if step is None:
+            continue
+        ours, theirs = reference.get(process, []), yours.get(process, [])
+        lines.append("")
+        lines.append(" " * 8 + f"{process + ' of the reference':<{width}}  "
+                     f"{process + ' of yours'}")
+        start = max(0, step - context)
+        for index in range(start, min(max(len(ours), len(theirs)),
+                                      step + context + 1)):
+            left = ours[index] if index < len(ours) else ""
+            right = theirs[index] if index < len(theirs) else ""
+            mark = ">>" if index == step else "  "
+            lines.append(f"{mark}{index + 1:>4}  {left[:width]:<{width}}  "
+                         f"{right}")
+    return "\n".join(lines) + "\n"

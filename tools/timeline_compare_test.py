@@ -1,0 +1,133 @@
+"""Unit tests of tools/timeline_compare.py (run by tools/gate with the kata
+tool's tests): python3 -m unittest tools/timeline_compare_test.py"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timeline_compare as tc  # noqa: E402
+
+TITLE = ("what your code did (every process of this test; KATA_TRACE=0 hides "
+         "this, KATA_TRACE=1 shows it for passing tests too):")
+HEADER = ("      ms  runner (pid 12)" + " " * 49 + "child 1 (pid 17)")
+CHILD = " " * 64  # the child's column starts 64 characters in
+
+
+def block(runner, child, held_runner="none it opened",
+          held_child="3 [read end of pipe #1]"):
+    """A two-column block as trace.cc prints it: rows are (ms, text)."""
+    rows = sorted([(ms, text) for ms, text in runner] +
+                  [(ms, CHILD + text) for ms, text in child])
+    lines = [TITLE, HEADER] + [f"{ms:8.3f}  {text}" for ms, text in rows]
+    lines += ["descriptors each process still held at its last call:",
+              f"  runner (pid 12): {held_runner}",
+              f"  child 1 (pid 17): {held_child}"]
+    return "\n".join(lines)
+
+
+RUNNER = [
+    (0.0, "pipe2(O_CLOEXEC) = 3 [read end of pipe #1], 4 [write end of "
+          "pipe #1]"),
+    (0.1, "fork() = 17 (the child's pid)"),
+    (0.2, "close(3 [read end of pipe #1]) = 0"),
+    (0.3, 'write(4 [write end of pipe #1], 12 bytes "hello, child") = 12'),
+    (0.4, "close(4 [write end of pipe #1]) = 0"),
+    (9.8, "waitpid(17) = 17 (exited 0)"),
+]
+CHILD_ROWS = [
+    (0.5, "fork() = 0 (in the child)"),
+    (0.6, "close(4 [write end of pipe #1]) = 0"),
+    (0.7, 'read(3 [read end of pipe #1], 12 bytes "hello, child") = 12'),
+    (0.8, "_exit(0)"),
+]
+REFERENCE = block(RUNNER, CHILD_ROWS)
+
+
+class Divergence(unittest.TestCase):
+    def test_the_same_calls_do_not_diverge(self):
+        self.assertEqual(tc.divergences(REFERENCE, REFERENCE), [])
+        self.assertIn("no divergence", tc.render(REFERENCE, REFERENCE))
+
+    def test_numbers_that_change_each_run_do_not_count(self):
+        other = REFERENCE.replace("pid 17", "pid 90").replace(
+            "= 17", "= 90").replace("(17)", "(90)").replace("3 [", "5 [")
+        self.assertEqual(tc.divergences(REFERENCE, other), [])
+
+    def test_a_missing_close_is_the_first_divergence(self):
+        # The child keeps the write end and hangs in read; so does the
+        # runner's waitpid. The child's missing close comes first in the
+        # reference's order, so it is the line that names the mistake.
+        hung_runner = RUNNER[:-1] + [
+            (5001.0, "BLOCKED in waitpid(pid 17) when the watchdog stopped "
+                     "the test"),
+            (5001.8, "waitpid(17) = 17 (killed by SIGKILL)")]
+        hung_child = [CHILD_ROWS[0], (5001.0, "BLOCKED in read(3 [read end of "
+                                      "pipe #1]) when the watchdog stopped "
+                                      "the test")]
+        yours = block(hung_runner, hung_child)
+        first = tc.render(REFERENCE, yours).splitlines()[0]
+        self.assertIn("child 1, step 2", first)
+        self.assertIn("close(N [write end of pipe #1])", first)
+        self.assertIn("BLOCKED in read", first)
+        processes = [d[0] for d in tc.divergences(REFERENCE, yours)]
+        self.assertEqual(processes, ["child 1", "runner"])
+
+    def test_reads_may_split_differently(self):
+        split = CHILD_ROWS[:2] + [
+            (0.7, "read(3 [read end of pipe #1]) x2 = 12 bytes in all")
+        ] + CHILD_ROWS[3:]
+        self.assertEqual(tc.divergences(REFERENCE, block(RUNNER, split)), [])
+
+    def test_a_failed_transfer_is_a_different_step(self):
+        failed = RUNNER[:3] + [
+            (0.3, "write(4 [write end of pipe #1], 12 bytes) = -1 EPIPE")
+        ] + RUNNER[4:]
+        found = tc.divergences(REFERENCE, block(failed, CHILD_ROWS))
+        self.assertEqual([(d[0], d[1]) for d in found], [("runner", 3)])
+        self.assertIn("EPIPE", tc.sentence(*found[0]))
+
+    def test_interleaving_between_processes_does_not_count(self):
+        late_child = [(ms + 50, text) for ms, text in CHILD_ROWS]
+        self.assertEqual(tc.divergences(REFERENCE, block(RUNNER, late_child)),
+                         [])
+
+    def test_a_call_the_reference_never_makes(self):
+        extra = CHILD_ROWS[:3] + [(0.75, "close(3 [read end of pipe #1]) = 0"),
+                                  CHILD_ROWS[3]]
+        found = tc.divergences(REFERENCE, block(RUNNER, extra))
+        self.assertEqual(found[0][:2], ("child 1", 3))
+        missing = CHILD_ROWS[:2]
+        text = tc.render(REFERENCE, block(RUNNER, missing)).splitlines()[0]
+        self.assertIn("yours never does", text)
+
+    def test_descriptors_left_open_at_the_end(self):
+        yours = block(RUNNER, CHILD_ROWS,
+                      held_child="3 [read end of pipe #1], 4 [write end of "
+                                 "pipe #1]")
+        found = tc.divergences(REFERENCE, yours)
+        self.assertEqual([(d[0], d[1]) for d in found], [("child 1", None)])
+        self.assertIn("at its end", tc.sentence(*found[0]))
+
+    def test_the_one_line_per_row_layout(self):
+        # With many processes, trace.cc prints "[child 1 (pid N)] row".
+        def flat(runner, child):
+            rows = sorted([(ms, "[runner (pid 12)] " + t) for ms, t in runner]
+                          + [(ms, "[child 1 (pid 17)] " + t)
+                             for ms, t in child])
+            return "\n".join([TITLE] + [f"{ms:8.3f}  {t}" for ms, t in rows])
+        self.assertEqual(tc.divergences(flat(RUNNER, CHILD_ROWS),
+                                        flat(RUNNER, CHILD_ROWS)), [])
+        found = tc.divergences(flat(RUNNER, CHILD_ROWS),
+                               flat(RUNNER, CHILD_ROWS[:1]))
+        self.assertEqual(found[0][:2], ("child 1", 1))
+
+    def test_side_by_side_marks_the_step(self):
+        text = tc.render(REFERENCE, block(RUNNER, CHILD_ROWS[:1]))
+        marked = [line for line in text.splitlines() if line.startswith(">>")]
+        self.assertEqual(len(marked), 1)
+        self.assertIn("close(N [write end of pipe #1])", marked[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
