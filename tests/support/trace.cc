@@ -126,6 +126,20 @@ std::string SocketOption(long level, long name) {
   return std::to_string(level) + ", " + std::to_string(name);
 }
 
+// msgctl's and shmctl's command by name: "IPC_RMID".
+std::string IpcCommand(long command) {
+  switch (command) {
+    case IPC_RMID:
+      return "IPC_RMID";
+    case IPC_STAT:
+      return "IPC_STAT";
+    case IPC_SET:
+      return "IPC_SET";
+    default:
+      return "command " + std::to_string(command);
+  }
+}
+
 std::string WaitStatus(long status) {
   int value = static_cast<int>(status);
   if (WIFEXITED(value)) return "exited " + std::to_string(WEXITSTATUS(value));
@@ -395,6 +409,26 @@ std::string Describe(const kata_event& event, const DescriptorModel& model) {
                                 : "key " + std::to_string(a[0])) +
            ", " + (flags.empty() ? "" : flags + "|") + mode + ")";
     if (!failed) result = " = queue " + std::to_string(event.result);
+  } else if (call == "msgctl" || call == "shmctl") {
+    line = call + "(" + (call == "msgctl" ? "queue " : "segment ") +
+           std::to_string(a[0]) + ", " + IpcCommand(a[1]) + ")";
+  } else if (call == "sem_init") {
+    line = "sem_init(pshared " + std::to_string(a[0]) + ", value " +
+           std::to_string(a[1]) + ")";
+  } else if (call == "sem_timedwait") {
+    line = "sem_timedwait(deadline in " + std::to_string(a[0]) + " ms)";
+  } else if (call == "sem_getvalue") {
+    line = "sem_getvalue()";
+    if (!failed) result += ", value " + std::to_string(a[0]);
+  } else if (call == "mq_getattr") {
+    line = "mq_getattr(" + fd(a[0]) + ")";
+    if (!failed) {
+      result += ", mq_maxmsg " + std::to_string(a[1]) + ", mq_msgsize " +
+                std::to_string(a[2]) + ", mq_curmsgs " + std::to_string(a[3]);
+    }
+  } else if (call == "getsockname" || call == "getpeername") {
+    line = call + "(" + fd(a[0]) + ")";
+    if (!failed && a[1] != 0) result += ", port " + std::to_string(a[1]);
   } else if (call == "msgsnd" || call == "msgrcv") {
     line = call + "(queue " + std::to_string(a[0]) + ", type " +
            std::to_string(a[3]) + ", " + std::to_string(a[1]) + " bytes" +
