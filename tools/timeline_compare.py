@@ -92,8 +92,34 @@ def parse(block):
                 continue
             last, text = found.group(1), text[found.end():]
         rows.setdefault(last, []).append((float(stamp.group(1)), text))
-    return ({process: [(ms, EXAMPLE.mask(text)) for ms, text in steps]
-             for process, steps in rows.items()}, held)
+    renamed = children_in_fork_order(block, rows)
+    return ({renamed.get(process, process):
+             [(ms, EXAMPLE.mask(text)) for ms, text in steps]
+             for process, steps in rows.items()},
+            {renamed.get(process, process): text
+             for process, text in held.items()})
+
+
+def children_in_fork_order(block, rows):
+    """{"child k": "child j"}: trace.cc numbers children in the order of
+    their first call, which two children started together can swap from run
+    to run; numbered in the order they were created (the time of the fork
+    that returned their pid), the same child has the same name each run."""
+    pid_of = {name: int(pid) for name, pid in
+              re.findall(r"(child \d+) \(pid (\d+)\)", block)}
+    created = {}
+    for steps in rows.values():
+        for ms, text in steps:
+            found = re.match(r"(?:fork|vfork|clone3?|posix_spawnp?)\(.*?\) = "
+                             r"(\d+)", text)
+            if found and int(found.group(1)) > 0:
+                created.setdefault(int(found.group(1)), ms)
+    children = sorted(
+        (name for name in rows if name.startswith("child ")),
+        key=lambda name: (created.get(pid_of.get(name), float("inf")),
+                          int(name.split()[1])))
+    return {name: f"child {index + 1}"
+            for index, name in enumerate(children)}
 
 
 def columns(block):
@@ -103,12 +129,19 @@ def columns(block):
 
 
 def step_key(row):
-    """What must match for two rows to be the same step (module rule)."""
+    """What must match for two rows to be the same step (module rule).
+    Blanks never count: a row wrapped to fit its column may have been cut in
+    the middle of a word or at a blank. Neither does the time left before a
+    deadline when a wait returned."""
+    row = re.sub(r"deadline in -?\d+ ms", "deadline", row)
+    # A new descriptor's number does not count either.
+    row = re.sub(r"^((?:mq_|shm_)?open(?:at)?\(.*\)|socket\(.*\)|"
+                 r"accept4?\(.*\)|dup[23]?\(.*\)) = \d+$", r"\1 = N", row)
     found = re.match(r"(\w+)\(([^,)]*\])?", row)
     if not found or found.group(1) not in TRANSFERS:
-        return row
+        return re.sub(r"\s+", "", row)
     outcome = re.search(r"= -1 (\w+)", row)
-    return (found.group(1), found.group(2) or "",
+    return (found.group(1), re.sub(r"\s+", "", found.group(2) or ""),
             outcome.group(1) if outcome else "ok")
 
 
@@ -120,6 +153,12 @@ def first_difference(reference, yours):
         if step_key(reference[index]) != step_key(yours[index]):
             return index
     return None
+
+
+def cut_short(block):
+    """Whether the recorder dropped the block's earliest calls (its bound):
+    then its steps cannot be counted from the start."""
+    return "earlier calls were dropped" in block
 
 
 def divergences(reference_block, your_block):
@@ -176,6 +215,16 @@ def sentence(process, step, reference_row, your_row):
 def render(reference_block, your_block, context=3, width=60):
     """The divergence lines, then each diverging process side by side
     around its first difference (marked >>)."""
+    if cut_short(reference_block) or cut_short(your_block):
+        theirs = [p for p in columns(reference_block)]
+        yours = [p for p in columns(your_block)]
+        text = ("no step-by-step comparison: the recorder kept only the last "
+                "calls of this test (earlier calls were dropped)\n")
+        if len(theirs) != len(yours):
+            text = (f"first divergence: the reference's test had "
+                    f"{len(theirs)} processes ({', '.join(theirs)}); yours "
+                    f"had {len(yours)} ({', '.join(yours)})\n" + text)
+        return text
     found = divergences(reference_block, your_block)
     if not found:
         return ("no divergence: every process made the reference's calls in "

@@ -109,6 +109,22 @@ class Divergence(unittest.TestCase):
         self.assertEqual([(d[0], d[1]) for d in found], [("child 1", None)])
         self.assertIn("at its end", tc.sentence(*found[0]))
 
+    def test_children_are_named_in_the_order_they_were_created(self):
+        # Two children started together: the second one created made the
+        # first call this time, so trace.cc named it "child 1".
+        def flat(first_caller):
+            rows = [(0.1, "[runner (pid 12)] fork() = 17 (the child's pid)"),
+                    (0.2, "[runner (pid 12)] fork() = 18 (the child's pid)")]
+            calls = {17: "close(4 [write end of pipe #1]) = 0",
+                     18: "close(3 [read end of pipe #1]) = 0"}
+            order = [first_caller, 35 - first_caller]
+            rows += [(0.3 + i / 10, f"[child {i + 1} (pid {pid})] "
+                      f"{calls[pid]}") for i, pid in enumerate(order)]
+            return "\n".join([TITLE] + [f"{ms:8.3f}  {t}" for ms, t in rows])
+        self.assertEqual(tc.divergences(flat(17), flat(18)), [])
+        self.assertEqual(tc.columns(flat(18))["child 1"],
+                         ["close(N [write end of pipe #1]) = 0"])
+
     def test_the_one_line_per_row_layout(self):
         # With many processes, trace.cc prints "[child 1 (pid N)] row".
         def flat(runner, child):
@@ -121,6 +137,18 @@ class Divergence(unittest.TestCase):
         found = tc.divergences(flat(RUNNER, CHILD_ROWS),
                                flat(RUNNER, CHILD_ROWS[:1]))
         self.assertEqual(found[0][:2], ("child 1", 1))
+
+    def test_a_timeline_cut_short_is_not_counted_step_by_step(self):
+        cut = REFERENCE.replace(TITLE, TITLE + "\n  (12 earlier calls were "
+                                "dropped; the last 2000 are shown)")
+        text = tc.render(REFERENCE, block(RUNNER, CHILD_ROWS[:1]).replace(
+            TITLE, cut.splitlines()[0] + "\n" + cut.splitlines()[1]))
+        self.assertIn("no step-by-step comparison", text)
+        # Even then, a missing process is a divergence.
+        self.assertIn("the reference's test had 2 processes (runner, child "
+                      "1); yours had 1 (runner)", tc.render(
+                          cut, block(RUNNER, []).replace("child 1 (pid 17)",
+                                                         "")))
 
     def test_side_by_side_marks_the_step(self):
         text = tc.render(REFERENCE, block(RUNNER, CHILD_ROWS[:1]))
