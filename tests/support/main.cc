@@ -57,6 +57,20 @@ std::string TopicOf(const std::string& where) {
                       where.find('/', prefix.size()) - prefix.size());
 }
 
+// Under the learner's own test target (Bazel names it in TEST_TARGET), the
+// command that shows this test's calls beside the reference solution's.
+void PrintCompareCommand(const testing::TestInfo& test) {
+  const char* target = std::getenv("TEST_TARGET");
+  const std::string prefix = "//exercises/";
+  if (target == nullptr || std::string(target).rfind(prefix, 0) != 0) return;
+  const std::string rest = std::string(target).substr(prefix.size());
+  const std::string topic = rest.substr(0, rest.find_first_of(":/"));
+  std::printf(
+      "beside the reference solution's, with the step where yours parts "
+      "from it: tools/kata compare %s %s\n",
+      topic.c_str(), FullName(test).c_str());
+}
+
 // Runs before GoogleTest's printer, so a child that escaped into the runner's
 // code is stopped before its failures are printed as if they were the
 // parent's.
@@ -214,6 +228,7 @@ class LateListener : public testing::EmptyTestEventListener {
     if ((test.result()->Failed() && !HitUnfinishedFunction(*test.result())) ||
         TraceAlways()) {
       std::fputs(RenderCurrentTimeline().c_str(), stdout);
+      if (test.result()->Failed()) PrintCompareCommand(test);
     }
     FinishedTest finished;
     finished.suite = test.test_suite_name();
