@@ -27,40 +27,48 @@ namespace {
 }
 
 // Blocks SIGPIPE in this thread for its lifetime, so that writing to a pipe
-// with no reader fails with EPIPE instead of killing the process. A SIGPIPE
-// raised meanwhile is consumed before the old mask comes back; otherwise it
-// would be delivered (and kill us) the moment we unblock it.
+// with no reader fails with EPIPE instead of killing the process. One object
+// guards a whole WriteAll call, not each write(): the common case (the reader
+// is there) costs two pthread_sigmask calls, or one when the caller already
+// blocks SIGPIPE (docs/benchmarks.md measures what the guard costs).
 class SigpipeBlocked {
  public:
   SigpipeBlocked() {
     sigemptyset(&sigpipe_);
     sigaddset(&sigpipe_, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask_);
+    caller_blocks_ = sigismember(&old_mask_, SIGPIPE) == 1;
     // Only a caller that blocks SIGPIPE itself can have one pending already
     // (an unblocked one would have been delivered); that one is not ours to
-    // consume. Asking only then saves a system call on every write
-    // (docs/benchmarks.md measures what the guard costs).
-    if (sigismember(&old_mask_, SIGPIPE) == 1) {
+    // take.
+    if (caller_blocks_) {
       sigset_t pending;
       sigpending(&pending);
-      was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+      caller_had_one_pending_ = sigismember(&pending, SIGPIPE) == 1;
     }
   }
   ~SigpipeBlocked() {
-    if (!was_pending_) {
-      const timespec no_wait{};  // do not wait
-      while (sigtimedwait(&sigpipe_, nullptr, &no_wait) == SIGPIPE) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    if (!caller_blocks_) pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
   }
   SigpipeBlocked(const SigpipeBlocked&) = delete;
   SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
 
+  // Called once write() has failed with EPIPE: every SIGPIPE this call
+  // raised (a short write to a reader that then left raises one too, and the
+  // next write() is the EPIPE) is pending now. Take it before the mask comes
+  // back, or it is delivered, and kills us, the moment SIGPIPE is unblocked.
+  void TakeOurs() {
+    if (caller_had_one_pending_) return;  // indistinguishable from ours
+    const timespec no_wait{};             // do not wait
+    while (sigtimedwait(&sigpipe_, nullptr, &no_wait) == SIGPIPE) {
+    }
+  }
+
  private:
   sigset_t sigpipe_;
   sigset_t old_mask_;
-  bool was_pending_ = false;
+  bool caller_blocks_ = false;
+  bool caller_had_one_pending_ = false;
 };
 
 void WaitUntilWritable(int fd) {
@@ -141,7 +149,9 @@ void WriteAll(int fd, std::string_view data) {
         WaitUntilWritable(fd);
         continue;
       }
-      ThrowErrno("write");
+      const int error = errno;
+      if (error == EPIPE) no_sigpipe.TakeOurs();
+      ThrowErrno("write", error);
     }
     data.remove_prefix(static_cast<std::size_t>(written));  // short write
   }
@@ -261,7 +271,11 @@ void WriteRecord(int fd, std::string_view record) {
   do {
     written = write(fd, record.data(), record.size());
   } while (written < 0 && errno == EINTR);
-  if (written < 0) ThrowErrno("write");
+  if (written < 0) {
+    const int error = errno;
+    if (error == EPIPE) no_sigpipe.TakeOurs();
+    ThrowErrno("write", error);
+  }
   if (static_cast<std::size_t>(written) != record.size()) {
     throw std::system_error(EIO, std::generic_category(),
                             "write: short write of a record");
@@ -346,6 +360,7 @@ void Exchange(Fd& to_child, Fd& from_child, std::string_view input,
       if (n > 0) {
         input.remove_prefix(static_cast<std::size_t>(n));
       } else if (errno == EPIPE) {
+        no_sigpipe.TakeOurs();
         input = {};  // it stopped reading: drop the rest
       } else if (errno != EAGAIN && errno != EINTR) {
         ThrowErrno("write");
