@@ -153,6 +153,15 @@ void CheckName(const std::string& name) {
   }
 }
 
+// A buffer of at least `size` bytes, one per thread, kept for the next
+// receive: allocating a message-size buffer anew for every message costs
+// more than the message's own copy (docs/benchmarks.md).
+std::vector<char>& ReceiveBuffer(std::size_t size) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer;
+}
+
 timespec RealtimeIn(std::chrono::milliseconds timeout) {
   // mq_timedreceive and mq_timedsend take an ABSOLUTE CLOCK_REALTIME time.
   timespec deadline{};
@@ -309,20 +318,28 @@ PosixQueue PosixQueue::Create(const std::string& name, PosixLimits limits) {
   mqd_t queue = mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
                         0600, defaults ? nullptr : &attr);
   if (queue == static_cast<mqd_t>(-1)) ThrowErrno("mq_open(" + name + ")");
-  return PosixQueue(queue, name, /*owner=*/true);
+  PosixQueue created(queue, name, /*owner=*/true);
+  // Read once: a queue's message size never changes after mq_open.
+  created.message_size_ =
+      static_cast<std::size_t>(created.Attributes().message_size);
+  return created;
 }
 
 PosixQueue PosixQueue::Open(const std::string& name) {
   CheckName(name);
   mqd_t queue = mq_open(name.c_str(), O_RDWR | O_CLOEXEC);
   if (queue == static_cast<mqd_t>(-1)) ThrowErrno("mq_open(" + name + ")");
-  return PosixQueue(queue, name, /*owner=*/false);
+  PosixQueue opened(queue, name, /*owner=*/false);
+  opened.message_size_ =
+      static_cast<std::size_t>(opened.Attributes().message_size);
+  return opened;
 }
 
 PosixQueue::PosixQueue(PosixQueue&& other) noexcept
     : queue_(std::exchange(other.queue_, -1)),
       name_(std::move(other.name_)),
-      owner_(std::exchange(other.owner_, false)) {
+      owner_(std::exchange(other.owner_, false)),
+      message_size_(std::exchange(other.message_size_, 0)) {
   other.name_.clear();
 }
 
@@ -333,6 +350,7 @@ PosixQueue& PosixQueue::operator=(PosixQueue&& other) noexcept {
     name_ = std::move(other.name_);
     other.name_.clear();
     owner_ = std::exchange(other.owner_, false);
+    message_size_ = std::exchange(other.message_size_, 0);
   }
   return *this;
 }
@@ -374,11 +392,12 @@ bool PosixQueue::TrySend(std::string_view text, unsigned priority) const {
 }
 
 PosixMessage PosixQueue::Receive() const {
-  // The buffer must hold the queue's LARGEST message, not the next one.
-  std::vector<char> buffer(static_cast<std::size_t>(Attributes().message_size));
+  std::vector<char>& buffer = ReceiveBuffer(message_size_);
   unsigned priority = 0;
+  // The length passed is the queue's LARGEST message, not the next one's:
+  // anything less is EMSGSIZE, however short the waiting message.
   ssize_t length = RetryOnEintr([&] {
-    return mq_receive(queue_, buffer.data(), buffer.size(), &priority);
+    return mq_receive(queue_, buffer.data(), message_size_, &priority);
   });
   if (length < 0) ThrowErrno("mq_receive(" + name_ + ")");
   return PosixMessage{
@@ -390,12 +409,12 @@ std::optional<PosixMessage> PosixQueue::ReceiveFor(
   if (timeout.count() < 0) {
     throw std::invalid_argument("ReceiveFor(" + name_ + "): negative timeout");
   }
-  std::vector<char> buffer(static_cast<std::size_t>(Attributes().message_size));
+  std::vector<char>& buffer = ReceiveBuffer(message_size_);
   // Computed once: after EINTR the retry waits only for what is left.
   const timespec deadline = RealtimeIn(timeout);
   unsigned priority = 0;
   ssize_t length = RetryOnEintr([&] {
-    return mq_timedreceive(queue_, buffer.data(), buffer.size(), &priority,
+    return mq_timedreceive(queue_, buffer.data(), message_size_, &priority,
                            &deadline);
   });
   if (length < 0) {

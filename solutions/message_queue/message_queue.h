@@ -442,6 +442,9 @@ class [[nodiscard]] PosixQueue {
   mqd_t queue_ = -1;
   std::string name_;
   bool owner_ = false;
+  // The queue's mq_msgsize, read once when it is opened: it cannot change
+  // afterwards, and every receive needs a buffer of at least that size.
+  std::size_t message_size_ = 0;
 };
 
 }  // namespace kata::message_queue

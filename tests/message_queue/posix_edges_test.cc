@@ -344,19 +344,24 @@ TEST(Stage7PosixQueues, UnlinkWhileAnotherProcessWaitsOnTheQueue) {
   receiver.Join();
 }
 
-// Tests that Create and Open report a failing mq_open, Unlink a failing
-// mq_unlink and Attributes a failing mq_getattr, naming the call.
+// Tests that Create and Open report a failing mq_open (and a failing
+// mq_getattr, where they read the message size once, up front), Unlink a
+// failing mq_unlink and Attributes a failing mq_getattr, naming the call.
 TEST(Stage7PosixQueues, FailingCallsAreReported) {
-  ExpectEveryFailureReported({"mq_open"}, [](const kata::FaultCase* fault) {
-    RunOrExpectReported(fault, [] {
-      PosixQueue queue = PosixQueue::Create(kata::UniqueName("fail"), {2, 16});
-    });
-  });
+  ExpectEveryFailureReported(
+      {"mq_open", "mq_getattr"}, [](const kata::FaultCase* fault) {
+        RunOrExpectReported(fault, [] {
+          PosixQueue queue =
+              PosixQueue::Create(kata::UniqueName("fail"), {2, 16});
+        });
+      });
   PosixQueue existing = PosixQueue::Create(kata::UniqueName("open"), {2, 16});
-  ExpectEveryFailureReported({"mq_open"}, [&](const kata::FaultCase* fault) {
-    RunOrExpectReported(
-        fault, [&] { PosixQueue queue = PosixQueue::Open(existing.name()); });
-  });
+  ExpectEveryFailureReported(
+      {"mq_open", "mq_getattr"}, [&](const kata::FaultCase* fault) {
+        RunOrExpectReported(fault, [&] {
+          PosixQueue queue = PosixQueue::Open(existing.name());
+        });
+      });
   ExpectEveryFailureReported({"mq_unlink"}, [](const kata::FaultCase* fault) {
     PosixQueue queue = PosixQueue::Create(kata::UniqueName("unlink"), {2, 16});
     RunOrExpectReported(fault, [&] { queue.Unlink(); });
