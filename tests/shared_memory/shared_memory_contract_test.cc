@@ -289,6 +289,15 @@ std::string OtherMechanismCalls(const kata::CallCounter& calls) {
   return seen;
 }
 
+// Every call that can block, and sem_trywait: a wait that tries for a token
+// before it sleeps (the fast path) meets an EINTR as well, so that every
+// wait is interrupted whichever way WaitFor is written.
+const kata::Calls kWaitsAndTries = [] {
+  kata::Calls calls = kata::kBlockingCalls;
+  calls.push_back("sem_trywait");
+  return calls;
+}();
+
 constexpr char kOnlySharedMemory[] =
     "the data crosses between processes through the shared segment (and the "
     "semaphores in it): no pipe, socket, file or queue on the way";
@@ -704,7 +713,8 @@ TEST(Stage2Semaphore, PostAtSemValueMaxReportsTheOverflow) {
 }
 
 // Tests each semaphore call failing in turn: sem_init, sem_post,
-// sem_timedwait and sem_trywait are each reported as std::system_error.
+// sem_timedwait and sem_trywait are each reported as std::system_error. The
+// last wait finds no token, so that it must sleep whatever the fast path.
 TEST(Stage2Semaphore, EachFailedSemaphoreCallIsReported) {
   ForEachFailingCall(
       {{"sem_init", ENOSYS},
@@ -718,6 +728,7 @@ TEST(Stage2Semaphore, EachFailedSemaphoreCallIsReported) {
           EXPECT_TRUE(semaphore->WaitFor(1s));
           semaphore->Post();
           EXPECT_TRUE(semaphore->WaitFor(0ms));
+          EXPECT_FALSE(semaphore->WaitFor(1ms));
         };
         if (fault == nullptr) return use();
         kata::ExpectReportedOrRecovered(
@@ -913,7 +924,9 @@ TEST(Stage3Counter, AddingZeroTimesTouchesNothing) {
 // std::system_error.
 TEST(Stage3Counter, AddUnderLockReportsEachFailedCall) {
   ForEachFailingCall(
-      {{"sem_timedwait", EINVAL}, {"sem_post", EINVAL}},
+      {{"sem_trywait", EINVAL},
+       {"sem_timedwait", EINVAL},
+       {"sem_post", EINVAL}},
       [](const kata::FaultCase* fault) {
         TestShared<SharedCounter> counter;
         auto add = [&] { (void)kata::shm::AddUnderLock(*counter, 3, 1s); };
@@ -929,7 +942,7 @@ TEST(Stage3Counter, AddUnderLockReportsEachFailedCall) {
 // Tests that AddUnderLock's waits carry on after EINTR: the total is exact.
 TEST(Stage3Counter, AddUnderLockRetriesInterruptedWaits) {
   TestShared<SharedCounter> counter;
-  auto eintr = kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  auto eintr = kata::InjectedFault::InterruptEach(kWaitsAndTries);
   EXPECT_TRUE(kata::shm::AddUnderLock(*counter, 500, 1s))
       << Hint("EINTR: wait again with the same deadline");
   EXPECT_EQ(counter->value, 500);
@@ -1016,9 +1029,10 @@ TEST(Stage3Counter, CountWithProcessesNamesTheChildThatFailed) {
   const std::string name = kata::UniqueName("count-child-fails");
   kata::SharedText what;
   InAChild([&] {
-    // The first lock wait of any counting process fails: that child throws.
-    auto fault =
-        kata::InjectedFault::Fail({"sem_timedwait", "sem_wait"}, EINVAL, 1, 1);
+    // The first lock wait of any counting process fails, whether it tries
+    // first or waits at once: that child throws.
+    auto fault = kata::InjectedFault::Fail(
+        {"sem_trywait", "sem_timedwait", "sem_wait"}, EINVAL, 1, 1);
     fault.ExceptIn(getpid());
     try {
       (void)kata::shm::CountWithProcesses(name, 3, 100);
@@ -1234,7 +1248,9 @@ TEST(Stage4RingBuffer, MessagesMoveOnlyThroughTheRing) {
 // std::system_error.
 TEST(Stage4RingBuffer, PushAndPopReportEachFailedCall) {
   ForEachFailingCall(
-      {{"sem_timedwait", EINVAL}, {"sem_post", EINVAL}},
+      {{"sem_trywait", EINVAL},
+       {"sem_timedwait", EINVAL},
+       {"sem_post", EINVAL}},
       [](const kata::FaultCase* fault) {
         TestShared<RingBuffer> ring;
         auto round_trip = [&] {
@@ -1254,7 +1270,7 @@ TEST(Stage4RingBuffer, PushAndPopReportEachFailedCall) {
 TEST(Stage4RingBuffer, InterruptedWaitsAreRetried) {
   kata::OnDeadlock("the producer or the consumer is stuck", 10s);
   TestShared<RingBuffer> ring;
-  auto eintr = kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+  auto eintr = kata::InjectedFault::InterruptEach(kWaitsAndTries);
   kata::Child producer([&] { PushRange(*ring, 0, 100); });
   ExpectPops(*ring, 0, 100);
   producer.Join();
