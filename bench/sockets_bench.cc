@@ -3,12 +3,13 @@
 //
 // Both versions speak the kata's frame format (a 4-byte big-endian length,
 // then the payload), because a stream keeps no message boundaries and any
-// real protocol over it needs some framing. The kata's SendFrame copies
-// header and payload into one buffer and sends it; the raw version gathers
-// the two with one sendmsg and no copy. Receiving, both read the 4 header
-// bytes, then exactly the payload. TCP connections have TCP_NODELAY on both
-// ends in both versions (the kata sets it in Connect and Accept). The Unix
-// sockets live in the abstract namespace, so no socket file is left behind.
+// real protocol over it needs some framing. Both gather header and payload
+// with one sendmsg and no copy, and both receive the 4 header bytes, then
+// exactly the payload, into a buffer they reuse (the kata through
+// ReceiveFrame's overload that fills the caller's buffer). TCP connections have
+// TCP_NODELAY on both ends in both versions (the kata sets it in Connect and
+// Accept). The Unix sockets live in the abstract namespace, so no socket file
+// is left behind.
 //
 // The parent listens before the peer is forked; the peer connects, the
 // parent accepts, and from then on each process holds one end.
@@ -25,6 +26,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "bench/drivers.h"
@@ -199,10 +201,11 @@ class KataConnection {
   kata::sockets::Connection connection_;
 };
 
-std::string ReceiveOrThrow(kata::sockets::Connection& connection) {
-  std::optional<std::string> frame = connection.ReceiveFrame();
-  if (!frame) throw std::runtime_error("ReceiveFrame: the peer closed");
-  return std::move(*frame);
+std::size_t ReceiveOrThrow(kata::sockets::Connection& connection,
+                           std::string& buffer) {
+  std::optional<std::size_t> size = connection.ReceiveFrame(buffer);
+  if (!size) throw std::runtime_error("ReceiveFrame: the peer closed");
+  return *size;
 }
 
 // --------------------------------------------------------------- the links
@@ -235,21 +238,23 @@ template <Transport kTransport>
 class KataSocketRoundTrip {
  public:
   explicit KataSocketRoundTrip(std::size_t size)
-      : size_(size), payload_(Payload(size)) {}
+      : size_(size), payload_(Payload(size)), buffer_(size, '\0') {}
 
   void ParentSetup() { socket_.ParentSetup(); }
   void PeerSetup() { socket_.PeerSetup(); }
   void Ping() {
     socket_.connection().SendFrame(payload_);
-    ExpectSize(ReceiveOrThrow(socket_.connection()).size(), size_, "socket");
+    ExpectSize(ReceiveOrThrow(socket_.connection(), buffer_), size_, "socket");
   }
   void Echo() {
-    socket_.connection().SendFrame(ReceiveOrThrow(socket_.connection()));
+    const std::size_t n = ReceiveOrThrow(socket_.connection(), buffer_);
+    socket_.connection().SendFrame(std::string_view(buffer_.data(), n));
   }
 
  private:
   std::size_t size_;
   std::string payload_;
+  std::string buffer_;
   KataConnection socket_{kTransport};
 };
 
@@ -277,18 +282,19 @@ template <Transport kTransport>
 class KataSocketStream {
  public:
   explicit KataSocketStream(std::size_t size)
-      : size_(size), payload_(Payload(size)) {}
+      : size_(size), payload_(Payload(size)), buffer_(size, '\0') {}
 
   void ParentSetup() { socket_.ParentSetup(); }
   void PeerSetup() { socket_.PeerSetup(); }
   void Send() { socket_.connection().SendFrame(payload_); }
   void Receive() {
-    ExpectSize(ReceiveOrThrow(socket_.connection()).size(), size_, "socket");
+    ExpectSize(ReceiveOrThrow(socket_.connection(), buffer_), size_, "socket");
   }
 
  private:
   std::size_t size_;
   std::string payload_;
+  std::string buffer_;
   KataConnection socket_{kTransport};
 };
 

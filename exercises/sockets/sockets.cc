@@ -98,6 +98,12 @@ std::optional<std::string> Connection::ReceiveFrame(std::size_t max_size) {
   throw NotImplemented("Connection::ReceiveFrame", 3);
 }
 
+std::optional<std::size_t> Connection::ReceiveFrame(std::span<char> buffer) {
+  // Contract: sockets.h. Stuck? tools/kata hint sockets ReceiveFrame
+  (void)buffer;
+  throw NotImplemented("Connection::ReceiveFrame", 3);
+}
+
 void ServeConnection(Connection& connection, const Handler& handler) {
   // Contract: sockets.h. Stuck? tools/kata hint sockets ServeConnection
   (void)connection;

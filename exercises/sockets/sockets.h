@@ -66,6 +66,7 @@
 #include <functional>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -280,12 +281,14 @@ class Connection {
   // SendFrame()
   //
   // Sends one frame: the payload's size as a 4-byte big-endian unsigned
-  // integer, then the payload, all of it (SendAll). Header and payload go out
-  // in one send where possible: a small send followed by another meets TCP's
-  // Nagle algorithm and the peer's delayed ACK: a stall of 40 ms or more.
+  // integer, then the payload, all of it, across short sends as SendAll
+  // does. Header and payload go out in one send where possible: a small send
+  // followed by another meets TCP's Nagle algorithm and the peer's delayed
+  // ACK: a stall of 40 ms or more.
   //
   // Throws std::length_error if the payload is larger than kMaxFrameSize
-  // (nothing is sent), and what SendAll throws.
+  // (nothing is sent), and std::system_error naming the send call if it
+  // fails, as SendAll does.
   void SendFrame(std::string_view payload);
 
   // ReceiveFrame()
@@ -303,6 +306,16 @@ class Connection {
   // (before allocating or reading them), FrameError if the stream ends inside
   // a frame, and std::system_error naming "recv" if a receive fails.
   std::optional<std::string> ReceiveFrame(std::size_t max_size = kMaxFrameSize);
+
+  // ReceiveFrame(buffer)
+  //
+  // The same, into the caller's buffer, which a loop can reuse for every
+  // frame: no allocation per frame. Returns the payload's size (its bytes are
+  // buffer[0 .. size), nothing beyond is written), or std::nullopt if the
+  // peer closed cleanly between two frames. Throws FrameTooLarge if the
+  // header announces more than buffer.size() bytes (before reading them), and
+  // otherwise what ReceiveFrame() throws.
+  std::optional<std::size_t> ReceiveFrame(std::span<char> buffer);
 
  private:
   Fd fd_;

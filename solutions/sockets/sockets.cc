@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -73,6 +75,55 @@ std::size_t ReceiveExactly(int fd, char* buffer, std::size_t size) {
     got += static_cast<std::size_t>(n);
   }
   return got;
+}
+
+// Receives a frame's 4-byte header and returns the payload size it
+// announces, or std::nullopt at a clean end of stream before the header.
+// Throws FrameError for a header cut short, FrameTooLarge for a size above
+// `max_size`: the claim is checked before anything is allocated or read.
+std::optional<std::size_t> ReceiveFrameHeader(int fd, std::size_t max_size) {
+  std::uint32_t length = 0;
+  char* header = reinterpret_cast<char*>(&length);
+  const std::size_t got = ReceiveExactly(fd, header, sizeof(length));
+  if (got == 0) return std::nullopt;  // closed cleanly between frames
+  if (got < sizeof(length)) {
+    throw FrameError("ReceiveFrame: the stream ended after " +
+                     std::to_string(got) + " of 4 header bytes");
+  }
+  const std::size_t size = ntohl(length);
+  // Check the claim before believing it with an allocation.
+  if (size > max_size) {
+    throw FrameTooLarge("ReceiveFrame: the peer announced a frame of " +
+                        std::to_string(size) + " bytes; the limit is " +
+                        std::to_string(max_size));
+  }
+  return size;
+}
+
+// Receives exactly `size` payload bytes into `payload`; throws FrameError if
+// the stream ends first.
+void ReceiveFramePayload(int fd, char* payload, std::size_t size) {
+  const std::size_t got = ReceiveExactly(fd, payload, size);
+  if (got < size) {
+    throw FrameError("ReceiveFrame: the stream ended after " +
+                     std::to_string(got) + " of " + std::to_string(size) +
+                     " payload bytes");
+  }
+}
+
+// Moves `message`'s parts past the first `sent` bytes, after a short
+// sendmsg: whole parts are dropped, a part sent in part starts later.
+void SkipSent(msghdr& message, std::size_t sent) {
+  while (message.msg_iovlen > 0 && sent >= message.msg_iov->iov_len) {
+    sent -= message.msg_iov->iov_len;
+    ++message.msg_iov;
+    --message.msg_iovlen;
+  }
+  if (message.msg_iovlen > 0) {
+    message.msg_iov->iov_base =
+        static_cast<char*>(message.msg_iov->iov_base) + sent;
+    message.msg_iov->iov_len -= sent;
+  }
 }
 
 // Forks, flushing stdio first so that buffered output is not written twice.
@@ -334,41 +385,43 @@ void Connection::SendFrame(std::string_view payload) {
                             " bytes is more than kMaxFrameSize (" +
                             std::to_string(kMaxFrameSize) + ")");
   }
-  const std::uint32_t length =
-      htonl(static_cast<std::uint32_t>(payload.size()));
-  // One buffer, one SendAll: see the header on Nagle and delayed ACKs.
-  // Reserved, then appended: no pass zero-filling it first.
-  std::string frame;
-  frame.reserve(sizeof(length) + payload.size());
-  frame.append(reinterpret_cast<const char*>(&length), sizeof(length));
-  frame.append(payload);
-  SendAll(frame);
+  std::uint32_t length = htonl(static_cast<std::uint32_t>(payload.size()));
+  // Header and payload gathered into one sendmsg: one system call, one TCP
+  // segment for a small frame (see the header on Nagle and delayed ACKs),
+  // and no copy of the payload into a buffer of its own first.
+  iovec parts[] = {{.iov_base = &length, .iov_len = sizeof(length)},
+                   {.iov_base = const_cast<char*>(payload.data()),
+                    .iov_len = payload.size()}};
+  msghdr message{};
+  message.msg_iov = parts;
+  message.msg_iovlen = std::size(parts);
+  std::size_t left = sizeof(length) + payload.size();
+  while (left > 0) {
+    // MSG_NOSIGNAL: a peer that has gone is EPIPE, not death by SIGPIPE.
+    ssize_t sent =
+        RetryOnEintr([&] { return sendmsg(fd(), &message, MSG_NOSIGNAL); });
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      WaitFor(fd(), POLLOUT, "poll(sendmsg)");
+      continue;
+    }
+    if (sent < 0) ThrowErrno("sendmsg(" + SocketName(fd()) + ")");
+    left -= static_cast<std::size_t>(sent);
+    SkipSent(message, static_cast<std::size_t>(sent));  // a short send
+  }
 }
 
 std::optional<std::string> Connection::ReceiveFrame(std::size_t max_size) {
-  std::uint32_t length = 0;
-  char* header = reinterpret_cast<char*>(&length);
-  std::size_t got = ReceiveExactly(fd(), header, sizeof(length));
-  if (got == 0) return std::nullopt;  // closed cleanly between frames
-  if (got < sizeof(length)) {
-    throw FrameError("ReceiveFrame: the stream ended after " +
-                     std::to_string(got) + " of 4 header bytes");
-  }
-  const std::size_t size = ntohl(length);
-  // Check the claim before believing it with an allocation.
-  if (size > max_size) {
-    throw FrameTooLarge("ReceiveFrame: the peer announced a frame of " +
-                        std::to_string(size) + " bytes; the limit is " +
-                        std::to_string(max_size));
-  }
-  std::string payload(size, '\0');
-  got = ReceiveExactly(fd(), payload.data(), size);
-  if (got < size) {
-    throw FrameError("ReceiveFrame: the stream ended after " +
-                     std::to_string(got) + " of " + std::to_string(size) +
-                     " payload bytes");
-  }
+  std::optional<std::size_t> size = ReceiveFrameHeader(fd(), max_size);
+  if (!size) return std::nullopt;
+  std::string payload(*size, '\0');
+  ReceiveFramePayload(fd(), payload.data(), *size);
   return payload;
+}
+
+std::optional<std::size_t> Connection::ReceiveFrame(std::span<char> buffer) {
+  std::optional<std::size_t> size = ReceiveFrameHeader(fd(), buffer.size());
+  if (size) ReceiveFramePayload(fd(), buffer.data(), *size);
+  return size;
 }
 
 void ServeConnection(Connection& connection, const Handler& handler) {

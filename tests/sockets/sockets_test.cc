@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -621,6 +622,52 @@ TYPED_TEST(Stage3ManyFrames, HostileLengthIsRefusedBeforeReading) {
   EXPECT_THROW(connection.ReceiveFrame(), ks::FrameTooLarge)
       << "a frame of 16 MiB + 1 byte with the default limit (kMaxFrameSize)"
       << Hint(kFrameLimit);
+}
+
+// Tests ReceiveFrame into the caller's buffer: the payload lands at its
+// start and its size comes back, nothing past it is written, an empty frame
+// is size 0, a frame that fills the buffer exactly fits, one byte more is
+// refused before its payload is read (the next header is read next), and
+// end of stream between frames is std::nullopt; a cut frame is FrameError.
+TYPED_TEST(Stage3ManyFrames, FrameLandsInTheCallersBuffer) {
+  kata::OnDeadlock(kBoundaries);
+  const std::string full = Pattern(64, 5);
+  RawPair pair = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(pair.server.get(), 0);
+  Connection connection{ks::Fd(pair.server.release())};
+  RawSendAll(pair.client.get(),
+             Frame("abc") + Frame("") + Frame(full) + Header(65) + Frame("z"));
+  shutdown(pair.client.get(), SHUT_WR);
+  std::array<char, 64> buffer;
+  buffer.fill('#');
+  const std::string hint = Hint(
+      "the same frame format as ReceiveFrame(); the payload goes to "
+      "buffer[0 .. size) and the size is returned; a size above "
+      "buffer.size() is FrameTooLarge before any payload is read");
+  EXPECT_EQ(connection.ReceiveFrame(buffer), std::optional<std::size_t>(3))
+      << "a 3-byte frame" << hint;
+  EXPECT_EQ(std::string(buffer.data(), 4), "abc#")
+      << "the payload, and nothing written after it" << hint;
+  EXPECT_EQ(connection.ReceiveFrame(buffer), std::optional<std::size_t>(0))
+      << "an empty frame is a frame of size 0, not the end" << hint;
+  EXPECT_EQ(connection.ReceiveFrame(buffer), std::optional<std::size_t>(64))
+      << "a frame as large as the buffer fits" << hint;
+  EXPECT_EQ(std::string(buffer.data(), buffer.size()), full) << hint;
+  EXPECT_THROW(connection.ReceiveFrame(buffer), ks::FrameTooLarge)
+      << "a 65-byte frame into 64 bytes" << hint;
+  EXPECT_EQ(connection.ReceiveFrame(buffer), std::optional<std::size_t>(1))
+      << "after a refused header, the next header comes next" << hint;
+  EXPECT_EQ(buffer[0], 'z') << hint;
+  EXPECT_EQ(connection.ReceiveFrame(buffer), std::nullopt)
+      << "end of stream between two frames" << hint;
+
+  RawPair cut = MakeRawPair(TypeParam::Fresh());
+  ASSERT_GE(cut.server.get(), 0);
+  Connection cut_connection{ks::Fd(cut.server.release())};
+  RawSendAll(cut.client.get(), Frame("abcdefghij").substr(0, 7));
+  shutdown(cut.client.get(), SHUT_WR);
+  EXPECT_THROW(cut_connection.ReceiveFrame(buffer), ks::FrameError)
+      << "a stream that ends inside a payload" << hint;
 }
 
 // Tests a frame far larger than the socket buffers, sent to a raw echo peer

@@ -90,7 +90,8 @@ inline constexpr char kNoSignal[] =
     "error, not death by SIGPIPE";
 inline constexpr char kBoundaries[] =
     "a stream keeps no message boundaries: receive exactly 4 header bytes, "
-    "then exactly that many payload bytes, each in a loop";
+    "then exactly that many payload bytes, each in a loop; a send may move "
+    "only part of a frame too: send until every byte is out";
 inline constexpr char kFrameLimit[] =
     "check the announced length against the maximum frame size before "
     "allocating or reading the payload";
