@@ -292,32 +292,33 @@ plot {", ".join(plots)}
 # than the run's noise.
 REASONS = {
     "pipe": (
-        "`WriteAll` blocks SIGPIPE around every call, so that a reader that "
-        "has gone is an `EPIPE` error and not the death of the process: two "
-        "`pthread_sigmask` and a `sigtimedwait` per write, three system calls "
-        "the raw `write()` does not make. In a round trip on one CPU they are "
-        "the whole gap: both versions switch twice per round trip, and six "
-        "extra system calls remain. In a stream they also change who sleeps: "
-        "they make the writer slower than the reader, and the context-switch "
-        "column shows the processes giving up their CPU more often per "
-        "message in the kata version, every switch costing a wake-up. To "
-        "close the gap: a program that owns its signal handling ignores "
-        "SIGPIPE once (`signal(SIGPIPE, SIG_IGN)`, as servers do) and needs "
-        "no guard per call. The reference solution already skips the fourth "
-        "call it used to make (`sigpending`) unless the caller blocks SIGPIPE "
-        "itself.",
+        "`WriteAll` blocks SIGPIPE for the whole call, so that a reader that "
+        "has gone is an `EPIPE` error and not the death of the process: one "
+        "`pthread_sigmask` to block it and one to restore the mask, two "
+        "system calls per `WriteAll` that the raw `write()` does not make (a "
+        "`sigtimedwait` follows only an `EPIPE`; a caller that already blocks "
+        "SIGPIPE saves the restore). A library cannot do with fewer: whether "
+        "SIGPIPE kills depends on the caller's mask and disposition, which "
+        "may change between two calls. A program that owns its signal "
+        "handling ignores SIGPIPE once (`signal(SIGPIPE, SIG_IGN)`, as "
+        "servers do) and needs no guard at all. In a stream the two calls "
+        "also change who sleeps: they make the writer slower than the "
+        "reader, and the context-switch column shows the processes giving "
+        "up their CPU more often per message in the kata version, every "
+        "switch costing a wake-up.",
         "`WriteAll`은 읽는 쪽이 사라졌을 때 프로세스가 죽지 않고 `EPIPE` "
-        "오류가 되도록 호출마다 SIGPIPE를 막습니다. 쓰기마다 `pthread_sigmask` "
-        "두 번과 `sigtimedwait` 한 번, raw `write()`에는 없는 시스템 콜 세 개가 "
-        "더 듭니다. CPU 하나에서의 왕복에서는 이것이 차이의 전부입니다. 두 버전 "
-        "모두 왕복마다 두 번 전환하고, 시스템 콜 여섯 개가 더 남습니다. "
-        "스트림에서는 누가 잠드는지도 바꿉니다. 쓰는 쪽을 읽는 쪽보다 느리게 만들어, "
-        "컨텍스트 스위치 열에서 보듯 kata 버전의 프로세스가 메시지당 더 자주 CPU를 "
-        "내놓고, 전환마다 깨우는 비용이 듭니다. 줄이는 법: 시그널 처리를 스스로 "
-        "정하는 프로그램은 SIGPIPE를 한 번 무시하면(`signal(SIGPIPE, SIG_IGN)`, "
-        "서버들이 하는 방식) 호출마다 막을 필요가 없습니다. 참조 풀이는 예전에 "
-        "하던 네 번째 호출(`sigpending`)을 이제 호출한 쪽이 SIGPIPE를 직접 막은 "
-        "경우에만 합니다."),
+        "오류가 되도록 호출 전체에 걸쳐 SIGPIPE를 막습니다. 막을 때 "
+        "`pthread_sigmask` 한 번, 마스크를 되돌릴 때 한 번, raw `write()`에는 "
+        "없는 시스템 콜 두 개가 `WriteAll`마다 더 듭니다(`sigtimedwait`는 "
+        "`EPIPE` 뒤에만 부르고, 호출한 쪽이 이미 SIGPIPE를 막았다면 되돌리기도 "
+        "없습니다). 라이브러리는 이보다 줄일 수 없습니다. SIGPIPE가 프로세스를 "
+        "죽일지는 호출한 쪽의 마스크와 처리 방식에 달렸고, 그것은 두 호출 "
+        "사이에도 바뀔 수 있기 때문입니다. 시그널 처리를 스스로 정하는 "
+        "프로그램은 SIGPIPE를 한 번 무시하면(`signal(SIGPIPE, SIG_IGN)`, "
+        "서버들이 하는 방식) 보호가 아예 필요 없습니다. 스트림에서는 이 두 "
+        "호출이 누가 잠드는지도 바꿉니다. 쓰는 쪽을 읽는 쪽보다 느리게 만들어, "
+        "컨텍스트 스위치 열에서 보듯 kata 버전의 프로세스가 메시지당 더 자주 "
+        "CPU를 내놓고, 전환마다 깨우는 비용이 듭니다."),
     "sysv-queue": (
         "`Send` copies the text into a new buffer laid out as `msgsnd` wants "
         "it (the type, then the text), and `Receive` reserves a buffer of "
@@ -333,54 +334,48 @@ REASONS = {
         "호출한 쪽의 버퍼로 받게 합니다. (참조 풀이는 이제 이 버퍼를 0으로 "
         "채우지 않습니다.)"),
     "posix-queue": (
-        "`Receive` asks `mq_getattr` for the queue's message size before "
-        "every `mq_receive` (one more system call per message), then "
-        "allocates a buffer of that size and copies the message into a new "
-        "`std::string`. The kata teaches exactly that sizing (a smaller "
-        "buffer is refused with `EMSGSIZE`); to close the gap, remember the "
-        "message size when the queue is opened (it cannot change afterwards) "
-        "and reuse the buffer.",
-        "`Receive`는 `mq_receive`를 부를 때마다 먼저 `mq_getattr`로 큐의 메시지 "
-        "크기를 묻고(메시지마다 시스템 콜 하나 더), 그 크기의 버퍼를 할당한 "
-        "뒤 메시지를 새 `std::string`으로 복사합니다. 카타는 바로 그 크기 "
-        "정하기를 가르칩니다(더 작은 버퍼는 `EMSGSIZE`로 거절됩니다). 줄이는 "
-        "법: 큐를 열 때 메시지 크기를 기억하고(그 뒤로는 바뀌지 않습니다) "
-        "버퍼를 재사용합니다."),
+        "`Receive` reads the queue's message size once, when the queue is "
+        "opened (it cannot change afterwards), and receives into a buffer "
+        "it keeps; then it copies the message into the `std::string` of the "
+        "`PosixMessage` it returns: one allocation and one copy per message "
+        "that the raw version, receiving into its own buffer, does not make. "
+        "That copy is the price of an interface that hands the caller a "
+        "message it owns.",
+        "`Receive`는 큐를 열 때 메시지 크기를 한 번 읽고(그 뒤로는 바뀌지 "
+        "않습니다) 계속 쓰는 버퍼로 받습니다. 그다음 메시지를 돌려줄 "
+        "`PosixMessage`의 `std::string`으로 복사합니다. 자기 버퍼로 받는 raw "
+        "버전에는 없는 할당과 복사가 메시지마다 하나씩 더 듭니다. 호출한 쪽이 "
+        "소유하는 메시지를 건네는 인터페이스의 대가입니다."),
     "shm": (
-        "`SharedSemaphore::WaitFor` always waits with a deadline "
-        "(`sem_timedwait` after a `clock_gettime`), so that a dead peer is "
-        "an error and not a hang: each time it has to sleep, the kernel arms "
-        "a timer for the deadline and cancels it on the wake-up, which "
-        "`sem_wait` does not. That is the price of Stage 6; a program that "
-        "accepts hanging on a dead peer can use `sem_wait`, and one that "
-        "wants both can try `sem_trywait` first and arm the deadline only "
-        "when it must sleep (which saves the clock read, not the timer).",
-        "`SharedSemaphore::WaitFor`는 상대가 죽었을 때 멈추지 않고 오류가 "
-        "되도록 언제나 마감 시각을 두고 기다립니다(`clock_gettime` 뒤에 "
-        "`sem_timedwait`). 잠들어야 할 때마다 커널은 마감 시각용 타이머를 걸고, "
-        "깨어날 때 취소합니다. `sem_wait`은 그러지 않습니다. 이것이 Stage 6의 "
+        "`SharedSemaphore::WaitFor` tries `sem_trywait` first, which takes a "
+        "token that is there in user space, with no system call and no clock "
+        "read. When it must sleep, it waits with a deadline (`sem_timedwait` "
+        "after a `clock_gettime`), so that a dead peer is an error and not a "
+        "hang: the kernel then arms a timer for the deadline and cancels it "
+        "on the wake-up, which `sem_wait` does not. In a round trip every "
+        "wait sleeps (the peer has not answered yet), so each pays for the "
+        "clock and the timer. That is the price of Stage 6; a program that "
+        "accepts hanging on a dead peer can use `sem_wait`.",
+        "`SharedSemaphore::WaitFor`는 먼저 `sem_trywait`을 합니다. 토큰이 "
+        "있으면 시스템 콜도 시계 읽기도 없이 사용자 공간에서 가져갑니다. "
+        "잠들어야 할 때는 상대가 죽었을 때 멈추지 않고 오류가 되도록 마감 "
+        "시각을 두고 기다립니다(`clock_gettime` 뒤에 `sem_timedwait`). 그러면 "
+        "커널은 마감 시각용 타이머를 걸고, 깨어날 때 취소합니다. `sem_wait`은 "
+        "그러지 않습니다. 왕복에서는 모든 기다림이 잠듭니다(상대가 아직 답하지 "
+        "않았으니까요). 그래서 매번 시계와 타이머 값을 치릅니다. 이것이 Stage 6의 "
         "대가입니다. 죽은 상대 때문에 멈춰도 되는 프로그램은 `sem_wait`을 쓰면 "
-        "되고, 둘 다 원한다면 먼저 `sem_trywait`을 해 보고 잠들어야 할 때만 "
-        "마감 시각을 걸 수 있습니다(시계 읽기는 아끼지만 타이머는 "
-        "못 아낍니다)."),
+        "됩니다."),
     "unix-socket": (
-        "`SendFrame` copies the 4-byte header and the payload into one new "
-        "`std::string` so that they leave in one `send` (two sends would "
-        "meet Nagle's algorithm on TCP), and `ReceiveFrame` returns a new, "
-        "zero-filled `std::string`: for 64 KiB frames, two extra passes over "
-        "the data. The raw version gathers header and payload with one "
-        "`sendmsg` and receives into a buffer it reuses. To close the gap: "
-        "do the same in `SendFrame` (`sendmsg` or `writev` with two parts) "
-        "and offer a receive into the caller's buffer. (The reference "
-        "solution no longer zero-fills the frame it sends.)",
-        "`SendFrame`은 4바이트 헤더와 페이로드가 `send` 한 번에 나가도록(TCP에서 "
-        "두 번 보내면 Nagle 알고리즘에 걸립니다) 새 `std::string` 하나에 둘을 "
-        "복사하고, `ReceiveFrame`은 0으로 채운 새 `std::string`을 돌려줍니다. "
-        "64 KiB 프레임이라면 데이터를 두 번 더 훑는 셈입니다. raw 버전은 헤더와 "
-        "페이로드를 `sendmsg` 한 번으로 모아 보내고, 재사용하는 버퍼로 받습니다. "
-        "줄이는 법: `SendFrame`도 그렇게 하고(`sendmsg`나 두 조각의 "
-        "`writev`), 호출한 쪽의 버퍼로 받는 함수를 제공합니다. (참조 풀이는 "
-        "이제 보내는 프레임을 0으로 채우지 않습니다.)"),
+        "Both versions now gather header and payload with one `sendmsg` and "
+        "receive into a buffer they reuse (the kata through `ReceiveFrame`'s "
+        "overload that fills the caller's buffer); what is left is the "
+        "kata's checks per frame (the size against the limit, the "
+        "`std::optional`) and its `poll` only when a send would block.",
+        "이제 두 버전 모두 헤더와 페이로드를 `sendmsg` 한 번으로 모아 보내고, "
+        "재사용하는 버퍼로 받습니다(카타는 호출한 쪽의 버퍼를 채우는 "
+        "`ReceiveFrame` 오버로드로). 남은 것은 프레임마다 하는 카타의 "
+        "검사(크기와 한도의 비교, `std::optional`)와, 보내기가 막힐 때만 "
+        "부르는 `poll`입니다."),
 }
 REASONS["tcp"] = REASONS["unix-socket"]
 REASONS["shm-ring-64B"] = REASONS["shm"]
@@ -963,12 +958,10 @@ def claims_section(r):
         tcp_verdict_ko = ("둘 다 TCP가 더 듭니다. 같은 바이트가 프로토콜 스택 "
                           "전체를 지나기 때문입니다.")
     else:
-        tcp_verdict_en = ("In this run TCP was not slower everywhere, which "
-                          "the work it does would not predict: compare the "
-                          "min..max ranges in the tables before trusting it.")
-        tcp_verdict_ko = ("이번 실행에서는 TCP가 모든 곳에서 느리지는 않았는데, TCP가 "
-                          "하는 일로는 설명되지 않습니다. 믿기 전에 표의 범위를 "
-                          "비교해 보세요.")
+        tcp_verdict_en = ("Here TCP was not slower everywhere, which its "
+                          "work does not predict: check the ranges.")
+        tcp_verdict_ko = ("이번에는 TCP가 늘 느리지는 않았는데, 하는 일로는 "
+                          "설명되지 않습니다. 범위를 확인하세요.")
     out.append(question(
         2, "q2", "Unix-domain socket or TCP over loopback: what does TCP cost?",
         "유닉스 도메인 소켓과 루프백 TCP: TCP의 비용은 얼마입니까?",
