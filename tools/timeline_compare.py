@@ -104,7 +104,8 @@ def children_in_fork_order(block, rows):
     """{"child k": "child j"}: trace.cc numbers children in the order of
     their first call, which two children started together can swap from run
     to run; numbered in the order they were created (the time of the fork
-    that returned their pid), the same child has the same name each run."""
+    that returned their pid, or else their pid), the same child has the same
+    name each run."""
     pid_of = {name: int(pid) for name, pid in
               re.findall(r"(child \d+) \(pid (\d+)\)", block)}
     created = {}
@@ -114,10 +115,13 @@ def children_in_fork_order(block, rows):
                              r"(\d+)", text)
             if found and int(found.group(1)) > 0:
                 created.setdefault(int(found.group(1)), ms)
+    # A child the test itself started (kata::Child) has no fork row: the
+    # test's own calls are not recorded. Its pid still says when it was
+    # created: a process gets a higher pid than one created before it.
     children = sorted(
         (name for name in rows if name.startswith("child ")),
         key=lambda name: (created.get(pid_of.get(name), float("inf")),
-                          int(name.split()[1])))
+                          pid_of.get(name, 0), int(name.split()[1])))
     return {name: f"child {index + 1}"
             for index, name in enumerate(children)}
 

@@ -134,6 +134,20 @@ class Divergence(unittest.TestCase):
         self.assertEqual(tc.columns(flat(18))["child 1"],
                          ["close(N [write end of pipe #1]) = 0"])
 
+    def test_children_the_test_started_are_named_in_pid_order(self):
+        # kata::Child forks with no recorded fork row: two such children
+        # that start together are told apart by their pids.
+        def flat(first_caller):
+            calls = {17: "mq_open(/bob, O_RDWR) = 10",
+                     18: "mq_open(/alice, O_RDWR) = 11"}
+            order = [first_caller, 35 - first_caller]
+            rows = [(0.3 + i / 10, f"[child {i + 1} (pid {pid})] "
+                     f"{calls[pid]}") for i, pid in enumerate(order)]
+            return "\n".join([TITLE] + [f"{ms:8.3f}  {t}" for ms, t in rows])
+        self.assertEqual(tc.divergences(flat(17), flat(18)), [])
+        self.assertEqual(tc.columns(flat(18))["child 1"],
+                         ["mq_open(/bob, O_RDWR) = 10"])
+
     def test_the_one_line_per_row_layout(self):
         # With many processes, trace.cc prints "[child 1 (pid N)] row".
         def flat(runner, child):
