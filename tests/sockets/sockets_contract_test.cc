@@ -1104,6 +1104,85 @@ TYPED_TEST(Stage3ManyFrames, FramesGetThroughInterruptionsAndShortTransfers) {
   EXPECT_EQ(received, sent) << Hint(kBoundaries);
 }
 
+// Tests ReceiveFrame into the caller's buffer while every blocking call is
+// interrupted once and every transfer moves at most 3 bytes at first.
+TYPED_TEST(Stage3ManyFrames,
+           BufferFramesGetThroughInterruptionsAndShortTransfers) {
+  kata::OnDeadlock(kBoundaries);
+  Pair pair = MakePair<TypeParam>();
+  kata::Child echo([&] {
+    pair.ours.Close();
+    while (std::optional<std::string> frame =
+               RawReceiveFrame(pair.peer.get())) {
+      RawSendAll(pair.peer.get(), Frame(*frame));
+    }
+  });
+  pair.peer.Close();
+  std::vector<std::string> sent = {"", "a", Pattern(5), Pattern(700, 1)};
+  std::vector<std::string> received;
+  std::string buffer(700, '\0');
+  {
+    auto eintr = InterruptEachCallSite();
+    auto short_transfers = kata::InjectedFault::ShortTransfer(
+        {"read", "recv", "recvfrom", "recvmsg", "write", "send", "sendto",
+         "sendmsg"},
+        3, 1, 400);
+    try {
+      for (const std::string& payload : sent) {
+        pair.ours.SendFrame(payload);
+        std::optional<std::size_t> size =
+            pair.ours.ReceiveFrame(std::span<char>(buffer));
+        received.push_back(size ? buffer.substr(0, *size) : "(end)");
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "threw " << e.what() << Hint(kEintr);
+    }
+  }
+  pair.ours.Close();
+  echo.Join();
+  EXPECT_EQ(received, sent) << Hint(kBoundaries);
+}
+
+// Tests ReceiveFrame into the caller's buffer when each of its calls fails
+// in turn (recv, poll): a std::system_error naming the call, never a quiet
+// end of stream, and nothing left behind.
+TYPED_TEST(Stage3ManyFrames, BufferReceiveReportsEachFailedCall) {
+  kata::ForEachInjectedFailure(
+      {"recv", "recvfrom", "recvmsg", "read", "readv", "poll"}, ECONNRESET,
+      [&](const kata::FaultCase* fault) {
+        kata::ResourceSnapshot before;
+        std::optional<Pair> pair;
+        {
+          kata::NotCounted quiet;
+          pair.emplace(MakePair<TypeParam>(false, /*nonblocking=*/true));
+        }
+        kata::Child sender([&] {
+          kata::NotCounted quiet;
+          pair->ours.Close();
+          const std::string frame_bytes = Frame(Pattern(3000));
+          for (std::size_t at = 0; at < frame_bytes.size(); at += 1000) {
+            std::this_thread::sleep_for(2ms);
+            RawSendAll(pair->peer.get(),
+                       std::string_view(frame_bytes).substr(at, 1000));
+          }
+          shutdown(pair->peer.get(), SHUT_WR);
+        });
+        {
+          kata::NotCounted quiet;
+          pair->peer.Close();
+        }
+        std::string buffer(4096, '\0');
+        auto receive = [&] {
+          pair->ours.ReceiveFrame(std::span<char>(buffer));
+        };
+        ExpectFaultReported(fault, receive, kReportFailure);
+        pair.reset();
+        sender.Join();
+        EXPECT_EQ(before.Leaks(), "")
+            << "ReceiveFrame(buffer)" << Hint(kReportFailure);
+      });
+}
+
 // Tests SendFrame when each of its calls fails in turn: a std::system_error
 // naming the call.
 TYPED_TEST(Stage3ManyFrames, SendFrameReportsEachFailedCall) {
