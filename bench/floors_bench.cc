@@ -16,6 +16,10 @@
 //   throughput/memcpy-dram
 //                     the same copies streamed through two 64 MiB arrays,
 //                     far larger than any cache: main memory's bandwidth.
+//   latency/syscall   one system call that does no work (getppid) in one
+//                     process: the toll every call into the kernel pays on
+//                     this machine before it does anything. It prices a
+//                     wrapper's extra calls (docs/benchmarks.md).
 //
 // Two busy-waiting processes on one CPU would each spin away a whole time
 // slice before the other runs, so the spinning floors run split only. They
@@ -23,6 +27,8 @@
 // design: the blocking mechanisms let a waiting process sleep.
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -222,6 +228,21 @@ void MemcpyFromMemory(benchmark::State& state, const std::string& name,
   NoteCompleted(name);
 }
 
+// One getppid(), through syscall() so that no C library can answer it from
+// a cache: the cheapest system call there is.
+void NoOpSystemCall(benchmark::State& state, const std::string& name) {
+  const std::optional<Cpus> cpus = CpusFor(Placement::kSame);
+  if (!cpus) {
+    NoteFailed(state, name, "no CPU this process may run on");
+    return;
+  }
+  PinThisThread pin(cpus->parent);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(syscall(SYS_getppid));
+  }
+  NoteCompleted(name);
+}
+
 // Registers a floor that runs in one process (no placement).
 void AddOneProcess(const char* mechanism, std::size_t size,
                    void (*measure)(benchmark::State&, const std::string&,
@@ -246,6 +267,12 @@ void RegisterFloors() {
     AddOneProcess("memcpy", size, MemcpyBandwidth);
     AddOneProcess("memcpy-dram", size, MemcpyFromMemory);
   }
+  const std::string name =
+      BenchmarkName("latency", "syscall", "floor", 0, "one");
+  NoteRegistered(name);
+  benchmark::RegisterBenchmark(name.c_str(), [name](benchmark::State& state) {
+    NoOpSystemCall(state, name);
+  })->Apply(Configure);
 }
 
 }  // namespace bench

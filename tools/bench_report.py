@@ -23,6 +23,8 @@ from dataclasses import dataclass
 # Mechanisms in table order: (key in the benchmark names, English, Korean).
 MECHANISMS = [
     ("pipe", "pipe", "파이프"),
+    ("pipe-per-call", "pipe, a SIGPIPE guard per call",
+     "파이프, 호출마다 SIGPIPE 보호"),
     ("sysv-queue", "System V queue", "System V 큐"),
     ("posix-queue", "POSIX queue", "POSIX 큐"),
     ("shm", "shared memory + semaphores", "공유 메모리 + 세마포어"),
@@ -216,7 +218,8 @@ def bold_if(cost):
 # ----------------------------------------------------------------- charts
 
 CHART_LABELS = {
-    "pipe": "pipe", "sysv-queue": "SysV queue", "posix-queue": "POSIX queue",
+    "pipe": "pipe", "pipe-per-call": "pipe, guard per call",
+    "sysv-queue": "SysV queue", "posix-queue": "POSIX queue",
     "shm": "shm + sem", "shm-ring-64B": "RingBuffer 64 B",
     "unix-socket": "Unix socket", "tcp": "TCP", "spin": "spin (floor)",
     "spin-ring": "spin ring (floor)", "memcpy": "memcpy (floor)",
@@ -292,33 +295,42 @@ plot {", ".join(plots)}
 # than the run's noise.
 REASONS = {
     "pipe": (
-        "`WriteAll` blocks SIGPIPE for the whole call, so that a reader that "
-        "has gone is an `EPIPE` error and not the death of the process: one "
-        "`pthread_sigmask` to block it and one to restore the mask, two "
-        "system calls per `WriteAll` that the raw `write()` does not make (a "
-        "`sigtimedwait` follows only an `EPIPE`; a caller that already blocks "
-        "SIGPIPE saves the restore). A library cannot do with fewer: whether "
+        "the kata's writer holds one `SigpipeGuard` for the whole run, so "
+        "`WriteAll` makes the same `write()` calls as the raw loop and no "
+        "other; a gap here is the loop's own work or the run's noise.",
+        "카타의 쓰는 쪽은 실행 내내 `SigpipeGuard` 하나를 쥐므로 `WriteAll`은 "
+        "raw 루프와 같은 `write()`만 부르고 다른 호출은 하지 않습니다. 여기서 "
+        "차이가 나면 루프 자체의 일이거나 실행의 잡음입니다."),
+    "pipe-per-call": lambda r: (
+        "with no `SigpipeGuard` held, `WriteAll` blocks SIGPIPE for each "
+        "call, so that a reader that has gone is an `EPIPE` error and not the "
+        "death of the process: one `pthread_sigmask` to block it and one to "
+        "give it back, two system calls per message that the raw `write()` "
+        "does not make. A library call cannot do with fewer, because whether "
         "SIGPIPE kills depends on the caller's mask and disposition, which "
-        "may change between two calls. A program that owns its signal "
-        "handling ignores SIGPIPE once (`signal(SIGPIPE, SIG_IGN)`, as "
-        "servers do) and needs no guard at all. In a stream the two calls "
-        "also change who sleeps: they make the writer slower than the "
-        "reader, and the context-switch column shows the processes giving "
-        "up their CPU more often per message in the kata version, every "
-        "switch costing a wake-up.",
-        "`WriteAll`은 읽는 쪽이 사라졌을 때 프로세스가 죽지 않고 `EPIPE` "
-        "오류가 되도록 호출 전체에 걸쳐 SIGPIPE를 막습니다. 막을 때 "
-        "`pthread_sigmask` 한 번, 마스크를 되돌릴 때 한 번, raw `write()`에는 "
-        "없는 시스템 콜 두 개가 `WriteAll`마다 더 듭니다(`sigtimedwait`는 "
-        "`EPIPE` 뒤에만 부르고, 호출한 쪽이 이미 SIGPIPE를 막았다면 되돌리기도 "
-        "없습니다). 라이브러리는 이보다 줄일 수 없습니다. SIGPIPE가 프로세스를 "
-        "죽일지는 호출한 쪽의 마스크와 처리 방식에 달렸고, 그것은 두 호출 "
-        "사이에도 바뀔 수 있기 때문입니다. 시그널 처리를 스스로 정하는 "
-        "프로그램은 SIGPIPE를 한 번 무시하면(`signal(SIGPIPE, SIG_IGN)`, "
-        "서버들이 하는 방식) 보호가 아예 필요 없습니다. 스트림에서는 이 두 "
-        "호출이 누가 잠드는지도 바꿉니다. 쓰는 쪽을 읽는 쪽보다 느리게 만들어, "
-        "컨텍스트 스위치 열에서 보듯 kata 버전의 프로세스가 메시지당 더 자주 "
-        "CPU를 내놓고, 전환마다 깨우는 비용이 듭니다."),
+        f"may change between two calls. One system call that does nothing "
+        f"costs {syscall_toll(r)} on this machine (`latency/syscall`, the "
+        "floor of [bench/floors_bench.cc](../bench/floors_bench.cc)), so the "
+        "two alone are as much as a 4 KiB `write()`. On one CPU they also "
+        "change who runs: the context-switch column shows the writer giving "
+        "up its CPU after nearly every message, where the raw writer fills "
+        "the pipe first. The learner's way out is the `pipe` row: hold one "
+        "`SigpipeGuard` across many writes (the pipe kata, Stage 5), or "
+        "ignore SIGPIPE once at start-up in a program that owns its signals.",
+        "`SigpipeGuard`가 없으면 `WriteAll`은 읽는 쪽이 사라졌을 때 프로세스가 "
+        "죽지 않고 `EPIPE` 오류가 되도록 호출마다 SIGPIPE를 막습니다. 막을 때 "
+        "`pthread_sigmask` 한 번, 되돌릴 때 한 번, raw `write()`에는 없는 "
+        "시스템 콜 두 개가 메시지마다 더 듭니다. 라이브러리 호출은 이보다 줄일 "
+        "수 없습니다. SIGPIPE가 프로세스를 죽일지는 호출한 쪽의 마스크와 처리 "
+        "방식에 달렸고, 그것은 두 호출 사이에도 바뀔 수 있기 때문입니다. 아무 "
+        f"일도 하지 않는 시스템 콜 하나가 이 머신에서 {syscall_toll(r)} 걸리므로"
+        "(`latency/syscall`, [bench/floors_bench.cc](../bench/floors_bench.cc)의 "
+        "하한) 두 호출만으로 4 KiB `write()` 하나만큼입니다. CPU 하나에서는 누가 "
+        "도는지도 바꿉니다. 컨텍스트 스위치 열에서 보듯 쓰는 쪽이 거의 메시지마다 "
+        "CPU를 내놓는데, raw 쪽은 파이프를 먼저 채웁니다. 학습자가 피하는 길은 "
+        "`pipe` 행입니다. 여러 번 쓰는 동안 `SigpipeGuard` 하나를 쥐거나(pipe "
+        "카타 5단계), 시그널을 스스로 정하는 프로그램이라면 시작할 때 SIGPIPE를 "
+        "한 번 무시합니다."),
     "sysv-queue": (
         "`Send` copies the text into a new buffer laid out as `msgsnd` wants "
         "it (the type, then the text), and `Receive` reserves a buffer of "
@@ -625,7 +637,8 @@ def wrapper_cost_section(r):
         english, korean = [], []
         for key in real:
             en, ko = mechanism_names(key)
-            reason_en, reason_ko = REASONS[key]
+            reason = REASONS[key]
+            reason_en, reason_ko = reason(r) if callable(reason) else reason
             english.append(f"- **{en}**: {reason_en}")
             korean.append(f"* **{ko}**: {reason_ko}")
         lines += english + [""] + korean + [""]
@@ -779,6 +792,12 @@ def close(a, b, band=1.25):
 
 def us(value):
     return f"{fmt(value)} µs"
+
+
+def syscall_toll(r):
+    """The no-op system call's median, or a word if it was not measured."""
+    stat = r.get("latency", "syscall", "floor", 0, "one")
+    return us(stat.median) if stat else "(not measured)"
 
 
 def gbs(value):

@@ -163,7 +163,7 @@ class RepositoryTest(unittest.TestCase):
         parsed = hints.load("pipe")
         self.assertIsNotNone(parsed)
         self.assertEqual(hints.problems(parsed, hints.stub_functions("pipe")), [])
-        self.assertEqual(len(parsed.functions), 10)
+        self.assertEqual(len(parsed.functions), 11)
 
     def test_a_topic_without_a_hints_file_is_missing_not_failed(self):
         lines = []

@@ -72,6 +72,34 @@ std::string RoundTrip(std::string_view request, const Service& service) {
   throw NotImplemented("RoundTrip", 4);
 }
 
+// ---------------------------------------------------------------- Stage 5
+
+SigpipeGuard::SigpipeGuard() {
+  // Contract: pipe.h. Stuck? tools/kata hint pipe SigpipeGuard
+  throw NotImplemented("SigpipeGuard", 5);
+}
+
+// Never reached while the constructor throws; give SIGPIPE back here.
+SigpipeGuard::~SigpipeGuard() = default;
+
+// Given: it is noexcept, so it cannot throw NotImplemented; while no guard
+// can be made, this answer is true. Replace it with your own.
+SigpipeGuard* SigpipeGuard::InThisThread() noexcept {
+  // Contract: pipe.h. Stuck? tools/kata hint pipe SigpipeGuard
+  return nullptr;
+}
+
+// Given: it is noexcept, so it cannot throw NotImplemented; while no guard
+// can be made, this answer is true. Replace it with your own.
+bool SigpipeGuard::OnlyGuardsBlockSigpipe() noexcept {
+  // Contract: pipe.h. Stuck? tools/kata hint pipe SigpipeGuard
+  return false;
+}
+
+void SigpipeGuard::TakeRaisedSigpipe() noexcept {
+  // Contract: pipe.h. Stuck? tools/kata hint pipe SigpipeGuard
+}
+
 // ---------------------------------------------------------------- Stage 6
 
 std::size_t MeasureCapacity() {

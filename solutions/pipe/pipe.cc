@@ -26,49 +26,24 @@ namespace {
   throw std::system_error(error, std::generic_category(), call);
 }
 
-// Blocks SIGPIPE in this thread for its lifetime, so that writing to a pipe
-// with no reader fails with EPIPE instead of killing the process. One object
-// guards a whole WriteAll call, not each write(): the common case (the reader
-// is there) costs two pthread_sigmask calls, or one when the caller already
-// blocks SIGPIPE (docs/benchmarks.md measures what the guard costs).
-class SigpipeBlocked {
- public:
-  SigpipeBlocked() {
-    sigemptyset(&sigpipe_);
-    sigaddset(&sigpipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask_);
-    caller_blocks_ = sigismember(&old_mask_, SIGPIPE) == 1;
-    // Only a caller that blocks SIGPIPE itself can have one pending already
-    // (an unblocked one would have been delivered); that one is not ours to
-    // take.
-    if (caller_blocks_) {
-      sigset_t pending;
-      sigpending(&pending);
-      caller_had_one_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    }
-  }
-  ~SigpipeBlocked() {
-    if (!caller_blocks_) pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  SigpipeBlocked(const SigpipeBlocked&) = delete;
-  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+// The innermost SigpipeGuard alive in this thread (each guard remembers the
+// one it is inside, and puts it back when it goes).
+thread_local SigpipeGuard* innermost_guard = nullptr;
 
-  // Called once write() has failed with EPIPE: every SIGPIPE this call
-  // raised (a short write to a reader that then left raises one too, and the
-  // next write() is the EPIPE) is pending now. Take it before the mask comes
-  // back, or it is delivered, and kills us, the moment SIGPIPE is unblocked.
-  void TakeOurs() {
-    if (caller_had_one_pending_) return;  // indistinguishable from ours
-    const timespec no_wait{};             // do not wait
-    while (sigtimedwait(&sigpipe_, nullptr, &no_wait) == SIGPIPE) {
-    }
+// What each writing call holds for its length: nothing when the caller holds
+// a SigpipeGuard in this thread (the common case of a stream costs no system
+// call then), a guard of its own otherwise: two pthread_sigmask calls, or one
+// when the caller already blocks SIGPIPE.
+class GuardForOneCall {
+ public:
+  GuardForOneCall() {
+    if (innermost_guard == nullptr) own_.emplace();
   }
+  // After write() failed with EPIPE (see SigpipeGuard::TakeRaisedSigpipe).
+  void TakeRaisedSigpipe() noexcept { innermost_guard->TakeRaisedSigpipe(); }
 
  private:
-  sigset_t sigpipe_;
-  sigset_t old_mask_;
-  bool caller_blocks_ = false;
-  bool caller_had_one_pending_ = false;
+  std::optional<SigpipeGuard> own_;
 };
 
 void WaitUntilWritable(int fd) {
@@ -140,7 +115,7 @@ ExitStatus SendToChild(std::string_view message, const ChildMain& child_main) {
 // ---------------------------------------------------------------- Stage 3
 
 void WriteAll(int fd, std::string_view data) {
-  SigpipeBlocked no_sigpipe;
+  GuardForOneCall no_sigpipe;
   while (!data.empty()) {
     ssize_t written = write(fd, data.data(), data.size());
     if (written < 0) {
@@ -150,7 +125,7 @@ void WriteAll(int fd, std::string_view data) {
         continue;
       }
       const int error = errno;
-      if (error == EPIPE) no_sigpipe.TakeOurs();
+      if (error == EPIPE) no_sigpipe.TakeRaisedSigpipe();
       ThrowErrno("write", error);
     }
     data.remove_prefix(static_cast<std::size_t>(written));  // short write
@@ -212,6 +187,53 @@ std::string RoundTrip(std::string_view request, const Service& service) {
   return reply;
 }
 
+// ---------------------------------------------------------------- Stage 5
+
+SigpipeGuard::SigpipeGuard() : outer_(innermost_guard) {
+  sigemptyset(&sigpipe_);
+  sigaddset(&sigpipe_, SIGPIPE);
+  sigset_t old_mask;
+  pthread_sigmask(SIG_BLOCK, &sigpipe_, &old_mask);
+  caller_blocks_ = sigismember(&old_mask, SIGPIPE) == 1;
+  // Only a caller that blocks SIGPIPE itself can have one pending already
+  // (an unblocked one would have been delivered); that one is not ours to
+  // take.
+  if (caller_blocks_) {
+    sigset_t pending;
+    sigpending(&pending);
+    caller_had_one_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  }
+  innermost_guard = this;
+}
+
+SigpipeGuard::~SigpipeGuard() {
+  innermost_guard = outer_;
+  // Unblock SIGPIPE alone rather than setting the whole saved mask back: a
+  // caller may have changed other signals' places in the mask while the
+  // guard lived, and those changes are theirs to keep.
+  if (!caller_blocks_) pthread_sigmask(SIG_UNBLOCK, &sigpipe_, nullptr);
+}
+
+SigpipeGuard* SigpipeGuard::InThisThread() noexcept { return innermost_guard; }
+
+bool SigpipeGuard::OnlyGuardsBlockSigpipe() noexcept {
+  const SigpipeGuard* outermost = innermost_guard;
+  while (outermost != nullptr && outermost->outer_ != nullptr) {
+    outermost = outermost->outer_;
+  }
+  return outermost != nullptr && !outermost->caller_blocks_;
+}
+
+// Every SIGPIPE a write raised is pending now (a short write to a reader that
+// then left raises one too, and the next write() is the EPIPE). Take it before
+// SIGPIPE is unblocked, or it is delivered, and kills us, at that moment.
+void SigpipeGuard::TakeRaisedSigpipe() noexcept {
+  if (caller_had_one_pending_) return;  // indistinguishable from ours
+  const timespec no_wait{};             // do not wait
+  while (sigtimedwait(&sigpipe_, nullptr, &no_wait) == SIGPIPE) {
+  }
+}
+
 // ---------------------------------------------------------------- Stage 6
 
 std::size_t MeasureCapacity() {
@@ -266,14 +288,14 @@ void WriteRecord(int fd, std::string_view record) {
                             std::to_string(PIPE_BUF) +
                             "); such a write may be split");
   }
-  SigpipeBlocked no_sigpipe;
+  GuardForOneCall no_sigpipe;
   ssize_t written;
   do {
     written = write(fd, record.data(), record.size());
   } while (written < 0 && errno == EINTR);
   if (written < 0) {
     const int error = errno;
-    if (error == EPIPE) no_sigpipe.TakeOurs();
+    if (error == EPIPE) no_sigpipe.TakeRaisedSigpipe();
     ThrowErrno("write", error);
   }
   if (static_cast<std::size_t>(written) != record.size()) {
@@ -344,7 +366,7 @@ std::optional<StartFailure> ReadStartFailure(int channel) {
 void Exchange(Fd& to_child, Fd& from_child, std::string_view input,
               std::string& output) {
   if (fcntl(to_child.get(), F_SETFL, O_NONBLOCK) < 0) ThrowErrno("fcntl");
-  SigpipeBlocked no_sigpipe;
+  GuardForOneCall no_sigpipe;
   char buffer[64 * 1024];
   while (from_child) {
     if (input.empty()) to_child.reset();  // the command sees end of file
@@ -360,7 +382,7 @@ void Exchange(Fd& to_child, Fd& from_child, std::string_view input,
       if (n > 0) {
         input.remove_prefix(static_cast<std::size_t>(n));
       } else if (errno == EPIPE) {
-        no_sigpipe.TakeOurs();
+        no_sigpipe.TakeRaisedSigpipe();
         input = {};  // it stopped reading: drop the rest
       } else if (errno != EAGAIN && errno != EINTR) {
         ThrowErrno("write");
@@ -406,6 +428,14 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
     }
     if (int step = MoveTo(stdout_pipe.write_end.get(), STDOUT_FILENO)) {
       ReportStartFailure(channel, step);
+    }
+    if (SigpipeGuard::OnlyGuardsBlockSigpipe()) {
+      // The caller's SigpipeGuard must not reach the command: a blocked
+      // signal stays blocked across exec.
+      sigset_t sigpipe;
+      sigemptyset(&sigpipe);
+      sigaddset(&sigpipe, SIGPIPE);
+      sigprocmask(SIG_UNBLOCK, &sigpipe, nullptr);
     }
     execvp(args[0], args.data());
     ReportStartFailure(channel, kExec);

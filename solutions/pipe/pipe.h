@@ -13,7 +13,8 @@
 //            SendToChild       only after every write end is closed
 //   Stage 3  WriteAll, ReadAll short writes, short reads and EINTR
 //   Stage 4  RoundTrip         two pipes, because one pipe goes one way
-//   Stage 5  (WriteAll again)  the reader is gone: EPIPE, not a silent death
+//   Stage 5  (WriteAll again)  the reader is gone: EPIPE, not a silent death;
+//            SigpipeGuard      one guard held across many writes
 //   Stage 6  MeasureCapacity,  a full pipe blocks the writer, so drain the
 //            RunAndCapture     child's output before waiting for it
 //   Stage 7  WriteRecord       writes up to PIPE_BUF bytes are atomic
@@ -43,6 +44,7 @@
 #ifndef IPC_KATAS_PIPE_PIPE_H_
 #define IPC_KATAS_PIPE_PIPE_H_
 
+#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -188,6 +190,63 @@ using Service = std::function<std::string(std::string_view request)>;
 // std::system_error on a failed call, and std::runtime_error if the child does
 // not exit with code 0.
 std::string RoundTrip(std::string_view request, const Service& service);
+
+// -------------------------------------------------------------------- Stage 5
+
+// SigpipeGuard
+//
+// Blocks SIGPIPE in the calling thread for as long as it lives, for a caller
+// that writes many times. Every write in this header (WriteAll, SendToChild,
+// RoundTrip, RunAndCapture, WriteRecord, RunCommand) blocks SIGPIPE for the
+// length of one call and restores the mask after: two pthread_sigmask calls
+// per call. While a guard lives in the calling thread they use it instead and
+// make no system call beyond their writes, which matters when the writes are
+// small (docs/benchmarks.md measures it).
+//
+// The guard keeps the caller's signal state as the calls do: its destructor
+// unblocks SIGPIPE again unless the caller had blocked it before (other
+// signals' places in the mask are the caller's, changed or not); a
+// write that fails with EPIPE while it lives takes the SIGPIPE it raised
+// (TakeRaisedSigpipe), so none is left pending to strike when the mask comes
+// back; a SIGPIPE the caller already had pending stays pending. A child
+// forked while a guard lives inherits the blocked SIGPIPE, except the program
+// RunCommand starts, which gets the caller's own mask. Guards nest;
+// create and destroy each in one thread, on the stack. Not copyable or
+// movable.
+//
+// Example:
+//
+//   kata::pipe::SigpipeGuard no_sigpipe;  // one guard for the whole stream
+//   for (const std::string& chunk : chunks) kata::pipe::WriteAll(fd, chunk);
+class SigpipeGuard {
+ public:
+  SigpipeGuard();
+  ~SigpipeGuard();
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+  // The innermost guard alive in the calling thread, or nullptr.
+  static SigpipeGuard* InThisThread() noexcept;
+
+  // Whether SIGPIPE is blocked in the calling thread only because guards
+  // block it (the outermost found it unblocked). A forked child about to
+  // exec a program unblocks it first (RunCommand does): a blocked signal
+  // stays blocked across exec, and the program should start with the
+  // caller's own mask.
+  static bool OnlyGuardsBlockSigpipe() noexcept;
+
+  // Called once a write has failed with EPIPE while this guard lives: takes
+  // the SIGPIPE (or SIGPIPEs) that the writes raised, with sigtimedwait and a
+  // zero timeout, unless the caller had one pending before the guard (then
+  // the two cannot be told apart, and the caller's stays).
+  void TakeRaisedSigpipe() noexcept;
+
+ private:
+  sigset_t sigpipe_;                     // just SIGPIPE
+  bool caller_blocks_ = false;           // SIGPIPE was blocked already
+  bool caller_had_one_pending_ = false;  // ... and one was pending
+  SigpipeGuard* outer_ = nullptr;        // the guard this one is inside
+};
 
 // -------------------------------------------------------------------- Stage 6
 

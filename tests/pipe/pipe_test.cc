@@ -1925,6 +1925,190 @@ TEST(Stage5BrokenPipe, SendToChildMeetingEpipeKeepsTheCallersSignalState) {
   }
 }
 
+// Tests that WriteAll inside a SigpipeGuard still turns a missing reader into
+// EPIPE, twice in a row, and that the guard leaves the caller's signal state
+// as it found it, however the caller had set SIGPIPE up.
+TEST(Stage5BrokenPipe, GuardedWritesWithNoReaderKeepTheCallersSignalState) {
+  for (SigpipeSetup setup : kEverySigpipeSetup) {
+    ExpectSigpipeStateKept(
+        setup, "a SigpipeGuard around two WriteAll with no reader", [] {
+          RawPipe pipe;
+          pipe.CloseRead();
+          kata::pipe::SigpipeGuard guard;
+          for (int attempt = 0; attempt < 2; ++attempt) {
+            ExpectSystemError(
+                [&] { kata::pipe::WriteAll(pipe.write_fd, "anyone there?"); },
+                std::errc::broken_pipe, "write",
+                Hint("inside a guard, an EPIPE is still a std::system_error, "
+                     "and the guard takes the SIGPIPE it raised "
+                     "(TakeRaisedSigpipe)"));
+          }
+        });
+  }
+}
+
+// Tests the point of the guard: while one lives, WriteAll makes no system
+// call but its writes (no pthread_sigmask, no sigtimedwait), and SIGPIPE is
+// blocked in the thread the whole time.
+TEST(Stage5BrokenPipe, GuardedWritesMakeNoSignalCalls) {
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    RawPipe pipe;
+    kata::pipe::SigpipeGuard guard;
+    EXPECT_EQ(kata::pipe::SigpipeGuard::InThisThread(), &guard)
+        << "InThisThread() is not the guard just made"
+        << Hint("each guard makes itself the thread's innermost");
+    {
+      kata::CallCounter calls;
+      for (int i = 0; i < 100; ++i) kata::pipe::WriteAll(pipe.write_fd, "x");
+      EXPECT_EQ(calls.Count({"pthread_sigmask", "sigprocmask", "sigpending",
+                             "sigtimedwait", "sigaction", "signal"}),
+                0)
+          << "100 WriteAll calls inside a SigpipeGuard made signal calls"
+          << Hint(
+                 "a writer that finds a guard in its thread uses it and "
+                 "blocks nothing of its own");
+    }
+    sigset_t mask;
+    sigprocmask(SIG_BLOCK, nullptr, &mask);
+    EXPECT_TRUE(sigismember(&mask, SIGPIPE))
+        << "SIGPIPE is not blocked while the guard lives"
+        << Hint("block SIGPIPE in the guard's constructor");
+    pipe.CloseWrite();
+    EXPECT_EQ(RawReadAll(pipe.read_fd), std::string(100, 'x'));
+  });
+}
+
+// Tests that guards nest: the inner one gives nothing back, the outer one
+// gives SIGPIPE back; and that a guard gives back SIGPIPE alone, keeping the
+// other changes its owner made to the mask while it lived.
+TEST(Stage5BrokenPipe, GuardsNestAndGiveBackOnlySigpipe) {
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    auto blocked = [](int signal) {
+      sigset_t mask;
+      sigprocmask(SIG_BLOCK, nullptr, &mask);
+      return sigismember(&mask, signal) == 1;
+    };
+    {
+      kata::pipe::SigpipeGuard outer;
+      {
+        kata::pipe::SigpipeGuard inner;
+        EXPECT_EQ(kata::pipe::SigpipeGuard::InThisThread(), &inner)
+            << Hint("the newest guard is the thread's innermost");
+      }
+      EXPECT_EQ(kata::pipe::SigpipeGuard::InThisThread(), &outer)
+          << "after the inner guard ended, the outer one is not the "
+             "innermost again"
+          << Hint(
+                 "each guard remembers the one it is inside and puts it "
+                 "back when it ends");
+      EXPECT_TRUE(blocked(SIGPIPE))
+          << "the inner guard unblocked SIGPIPE, which the outer one blocks"
+          << Hint("a guard that found SIGPIPE blocked gives nothing back");
+      sigset_t usr1;
+      sigemptyset(&usr1);
+      sigaddset(&usr1, SIGUSR1);
+      sigprocmask(SIG_BLOCK, &usr1, nullptr);  // the owner's own change
+    }
+    EXPECT_EQ(kata::pipe::SigpipeGuard::InThisThread(), nullptr)
+        << Hint("the last guard to end leaves no innermost guard");
+    EXPECT_FALSE(blocked(SIGPIPE))
+        << "SIGPIPE is still blocked after the outermost guard ended"
+        << Hint(
+               "unblock SIGPIPE in the destructor of the guard that "
+               "blocked it");
+    EXPECT_TRUE(blocked(SIGUSR1))
+        << "the guard undid a change its owner made to the mask while it "
+           "lived (SIGUSR1 blocked)"
+        << Hint(
+               "give back SIGPIPE alone (SIG_UNBLOCK), not a whole mask "
+               "saved long ago (SIG_SETMASK)");
+  });
+}
+
+// Tests that a guard covers its own thread only: another thread's WriteAll
+// guards itself, and survives a missing reader.
+TEST(Stage5BrokenPipe, GuardCoversOnlyItsOwnThread) {
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    kata::pipe::SigpipeGuard guard;
+    bool threw_epipe = false;
+    bool other_thread_saw_a_guard = true;
+    std::thread other([&] {
+      // A new thread inherits its creator's mask: start from SIGPIPE
+      // unblocked, as a thread the program made before the guard would.
+      sigset_t sigpipe;
+      sigemptyset(&sigpipe);
+      sigaddset(&sigpipe, SIGPIPE);
+      pthread_sigmask(SIG_UNBLOCK, &sigpipe, nullptr);
+      other_thread_saw_a_guard =
+          kata::pipe::SigpipeGuard::InThisThread() != nullptr;
+      // Its WriteAll would trust that guard and die of SIGPIPE.
+      if (other_thread_saw_a_guard) return;
+      RawPipe pipe;
+      pipe.CloseRead();
+      try {
+        kata::pipe::WriteAll(pipe.write_fd, "anyone there?");
+      } catch (const std::system_error& error) {
+        threw_epipe = error.code() == std::errc::broken_pipe;
+      }
+    });
+    other.join();
+    EXPECT_FALSE(other_thread_saw_a_guard)
+        << "another thread sees this thread's guard"
+        << Hint(
+               "keep the innermost guard in a thread_local variable: a "
+               "signal mask belongs to one thread");
+    EXPECT_TRUE(threw_epipe)
+        << "WriteAll in another thread did not throw EPIPE"
+        << Hint("a thread without a guard guards each call itself");
+  });
+}
+
+// The SIGPIPE bit of the blocked-signal mask ("SigBlk") in /proc/self/status
+// as the command `cat` printed it.
+bool CommandStartedWithSigpipeBlocked() {
+  const std::string status =
+      kata::pipe::RunCommand({"cat", "/proc/self/status"}, "").output;
+  const std::size_t line = status.find("SigBlk:");
+  if (line == std::string::npos) {
+    ADD_FAILURE() << "no SigBlk line in /proc/self/status: " << status;
+    return false;
+  }
+  const unsigned long long mask =
+      std::stoull(status.substr(line + 7, 20), nullptr, 16);
+  return (mask >> (SIGPIPE - 1) & 1) != 0;
+}
+
+// Tests that a command started inside a guard gets the caller's own mask: a
+// blocked signal survives exec, and `yes | head` must still end by SIGPIPE.
+TEST(Stage5BrokenPipe, CommandStartedInsideAGuardGetsTheCallersMask) {
+  kata::RunInChild([] {
+    signal(SIGPIPE, SIG_DFL);
+    {
+      kata::pipe::SigpipeGuard guard;
+      EXPECT_FALSE(CommandStartedWithSigpipeBlocked())
+          << "a command RunCommand started inside a SigpipeGuard has SIGPIPE "
+             "blocked"
+          << Hint(
+                 "in the child, before exec, unblock SIGPIPE when only "
+                 "guards block it (OnlyGuardsBlockSigpipe)");
+    }
+    sigset_t sigpipe;
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &sigpipe, nullptr);  // now the caller's own choice
+    kata::pipe::SigpipeGuard guard;
+    EXPECT_TRUE(CommandStartedWithSigpipeBlocked())
+        << "the caller blocked SIGPIPE itself, but the command started "
+           "inside a guard has it unblocked"
+        << Hint(
+               "OnlyGuardsBlockSigpipe asks the outermost guard whether "
+               "SIGPIPE was blocked before it");
+  });
+}
+
 // =========================================================== Stage 6
 
 constexpr char kWaitBeforeDrain[] =
