@@ -723,7 +723,7 @@ def shm_check_section(r):
                  "CPU's cache to the receiving CPU's and copying it twice "
                  "(into the slot, out of it), while `memcpy` in one process "
                  "copies within one cache"
-                 if share >= 0.7 else
+                 if share >= 0.9 else
                  "Two limits add up: moving every byte from the sending CPU's "
                  "cache to the receiving CPU's and copying it twice (the "
                  "busy-wait ring's gap to `memcpy`), and the sleeping and "
@@ -739,7 +739,7 @@ def shm_check_section(r):
                  "것은 모든 바이트를 보내는 CPU의 캐시에서 받는 CPU의 캐시로 옮기고 "
                  "두 번(슬롯으로, 슬롯에서) 복사하는 일이고, 한 프로세스의 "
                  "`memcpy`는 캐시 하나 안에서 복사합니다"
-                 if share >= 0.7 else
+                 if share >= 0.9 else
                  "두 한계가 더해집니다. 모든 바이트를 보내는 CPU의 캐시에서 받는 "
                  "CPU의 캐시로 옮기고 두 번 복사하는 일(바쁜 대기 링과 `memcpy`의 "
                  "차이)과, 세마포어로 잠들고 깨는 일(세마포어 링과 바쁜 대기 링의 "
