@@ -74,6 +74,27 @@ struct kata_verdict {
   long limit;
 };
 
+/* This process's pid and its parent's, for the recorder: read once per
+ * process, because each is a system call, and a system call costs about a
+ * microsecond on some virtual machines (the no-op floor of
+ * docs/benchmarks.md); recording paid two per call, which made a semaphore
+ * suite twice as expensive in CPU. A forked child forgets them (the fork
+ * handler below) and reads its own at its first record. The parent's pid is
+ * the one at the first record, which for a child is the process that forked
+ * it: the tree the timeline draws, even after that parent has gone. (A child
+ * made by a raw clone system call, bypassing fork(), would keep its parent's
+ * pids; nothing here does that.) */
+static pid_t kata_self_pid;
+static pid_t kata_parent_pid;
+
+static void kata_forget_pids(void) {
+  __atomic_store_n(&kata_self_pid, 0, __ATOMIC_RELAXED);
+}
+
+__attribute__((constructor)) static void kata_watch_forks(void) {
+  pthread_atfork(0, 0, kata_forget_pids);
+}
+
 void kata_record(int call, long result, int error, int flags, long a0, long a1,
                  long a2, long a3, const void* text, long size) {
   struct kata_trace* trace = kata_trace;
@@ -87,8 +108,16 @@ void kata_record(int call, long result, int error, int flags, long a0, long a1,
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   event->time_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-  event->pid = getpid();
-  event->ppid = getppid();
+  /* Relaxed atomics: threads and signal handlers may race to fill the
+   * cache, and they all write the same values. */
+  pid_t self = __atomic_load_n(&kata_self_pid, __ATOMIC_RELAXED);
+  if (self == 0) {
+    __atomic_store_n(&kata_parent_pid, getppid(), __ATOMIC_RELAXED);
+    self = getpid();
+    __atomic_store_n(&kata_self_pid, self, __ATOMIC_RELAXED);
+  }
+  event->pid = self;
+  event->ppid = __atomic_load_n(&kata_parent_pid, __ATOMIC_RELAXED);
   event->call = call;
   event->result = result;
   event->error = error;

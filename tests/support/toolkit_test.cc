@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -993,6 +994,38 @@ TEST(Trace, RecordsTheCallsOfForkedChildren) {
   EXPECT_TRUE(found) << kata::Timeline();
   EXPECT_THAT(kata::Timeline(),
               HasSubstr("child 1 (pid " + std::to_string(child) + ")"));
+}
+
+// Tests that each process records under its own pid when the one that forked
+// it had recorded first: the recorder reads a process's pid once, and a
+// forked child must forget its parent's.
+TEST(Trace, EachGenerationRecordsUnderItsOwnPid) {
+  RawPipe pipe;
+  pid_t child = fork();
+  if (child == 0) {
+    (void)!write(pipe.write_end(), "c", 1);  // the child records first
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      (void)!write(pipe.write_end(), "g", 1);
+      _exit(0);
+    }
+    RawReap(grandchild);
+    (void)!write(pipe.write_end(), &grandchild, sizeof(grandchild));
+    _exit(0);
+  }
+  RawReap(child);
+  char marks[2];
+  pid_t grandchild = 0;
+  ASSERT_EQ(read(pipe.read_end(), marks, 2), 2);
+  ASSERT_EQ(read(pipe.read_end(), &grandchild, sizeof(grandchild)),
+            static_cast<ssize_t>(sizeof(grandchild)));
+  std::map<std::string, pid_t> writer_of;
+  for (const kata::RecordedCall& call : kata::RecordedCalls()) {
+    if (call.call == "write" && call.result == 1)
+      writer_of[call.text] = call.pid;
+  }
+  EXPECT_EQ(writer_of["c"], child) << kata::Timeline();
+  EXPECT_EQ(writer_of["g"], grandchild) << kata::Timeline();
 }
 
 // Tests that children killed while they record leave only whole events.
