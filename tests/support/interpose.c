@@ -1017,21 +1017,29 @@ INTERPOSED(int, munmap, (void* address, size_t length), (address, length), -1,
            ((long)length, 0, 0, 0, 0, 0))
 INTERPOSED(int, ftruncate, (int fd, off_t length), (fd, length), -1,
            (fd, (long)length, 0, 0, 0, 0))
+/* Each semaphore call records the semaphore's address first (a0): the
+ * timeline names semaphores by it ("semaphore #2"), so that waiting on the
+ * wrong one shows. */
+#define SEMAPHORE(sem) ((long)(uintptr_t)(sem), 0, 0, 0, 0, 0)
 INTERPOSED(int, sem_init, (sem_t * sem, int pshared, unsigned value),
-           (sem, pshared, value), -1, (pshared, value, 0, 0, 0, 0))
-INTERPOSED(int, sem_destroy, (sem_t * sem), (sem), -1, NONE)
-INTERPOSED(int, sem_wait, (sem_t * sem), (sem), -1, NONE)
+           (sem, pshared, value), -1,
+           ((long)(uintptr_t)sem, pshared, value, 0, 0, 0))
+INTERPOSED(int, sem_destroy, (sem_t * sem), (sem), -1, SEMAPHORE(sem))
+INTERPOSED(int, sem_wait, (sem_t * sem), (sem), -1, SEMAPHORE(sem))
 INTERPOSED(int, sem_timedwait,
            (sem_t* restrict sem, const struct timespec* restrict deadline),
-           (sem, deadline), -1, (kata_deadline_ms(deadline), 0, 0, 0, 0, 0))
+           (sem, deadline), -1,
+           ((long)(uintptr_t)sem, kata_deadline_ms(deadline), 0, 0, 0, 0))
 INTERPOSED(int, sem_clockwait,
            (sem_t* restrict sem, clockid_t clock,
             const struct timespec* restrict deadline),
-           (sem, clock, deadline), -1, (clock, 0, 0, 0, 0, 0))
-INTERPOSED(int, sem_trywait, (sem_t * sem), (sem), -1, NONE)
-INTERPOSED(int, sem_post, (sem_t * sem), (sem), -1, NONE)
+           (sem, clock, deadline), -1,
+           ((long)(uintptr_t)sem, clock, 0, 0, 0, 0))
+INTERPOSED(int, sem_trywait, (sem_t * sem), (sem), -1, SEMAPHORE(sem))
+INTERPOSED(int, sem_post, (sem_t * sem), (sem), -1, SEMAPHORE(sem))
 INTERPOSED(int, sem_getvalue, (sem_t* restrict sem, int* restrict value),
-           (sem, value), -1, (result == 0 ? *value : 0, 0, 0, 0, 0, 0))
+           (sem, value), -1,
+           ((long)(uintptr_t)sem, result == 0 ? *value : 0, 0, 0, 0, 0))
 
 /* -------------------------------------------------------------- sockets */
 int bind(int fd, const struct sockaddr* address, socklen_t size) {

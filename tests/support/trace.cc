@@ -175,6 +175,15 @@ class DescriptorModel {
     return std::to_string(fd);
   }
 
+  // "semaphore #k": semaphores numbered by their address, in the order the
+  // test first used them (a sem_init, a wait, a post). The address of one
+  // in shared memory is the same in a forked child, which mapped it before.
+  std::string Semaphore(long address) const {
+    auto [entry, added] = semaphores_.try_emplace(
+        address, static_cast<int>(semaphores_.size()) + 1);
+    return "semaphore #" + std::to_string(entry->second);
+  }
+
   void Apply(const kata_event& event, const std::string& call) {
     Table& table = TableOf(event);
     if (call == "fork" && event.result > 0) {
@@ -272,6 +281,7 @@ class DescriptorModel {
   std::map<int, Table> before_exec_;
   std::map<int, Table> at_fork_;
   int pipes_ = 0, pairs_ = 0, sockets_ = 0, connections_ = 0;
+  mutable std::map<long, int> semaphores_;  // address -> number
 };
 
 }  // namespace
@@ -412,14 +422,25 @@ std::string Describe(const kata_event& event, const DescriptorModel& model) {
   } else if (call == "msgctl" || call == "shmctl") {
     line = call + "(" + (call == "msgctl" ? "queue " : "segment ") +
            std::to_string(a[0]) + ", " + IpcCommand(a[1]) + ")";
+  } else if (call == "sem_open") {
+    line = "sem_open(\"" + text + "\", " + OpenFlags(a[0]) +
+           (a[0] & O_CREAT ? ", value " + std::to_string(a[2]) : "") + ")";
+    if (!failed) result = " = " + model.Semaphore(event.result);
   } else if (call == "sem_init") {
-    line = "sem_init(pshared " + std::to_string(a[0]) + ", value " +
-           std::to_string(a[1]) + ")";
+    line = "sem_init(" + model.Semaphore(a[0]) + ", pshared " +
+           std::to_string(a[1]) + ", value " + std::to_string(a[2]) + ")";
   } else if (call == "sem_timedwait") {
-    line = "sem_timedwait(deadline in " + std::to_string(a[0]) + " ms)";
+    line = "sem_timedwait(" + model.Semaphore(a[0]) + ", deadline in " +
+           std::to_string(a[1]) + " ms)";
+  } else if (call == "sem_clockwait") {
+    line = "sem_clockwait(" + model.Semaphore(a[0]) + ", clock " +
+           std::to_string(a[1]) + ")";
   } else if (call == "sem_getvalue") {
-    line = "sem_getvalue()";
-    if (!failed) result += ", value " + std::to_string(a[0]);
+    line = "sem_getvalue(" + model.Semaphore(a[0]) + ")";
+    if (!failed) result += ", value " + std::to_string(a[1]);
+  } else if (call == "sem_wait" || call == "sem_trywait" ||
+             call == "sem_post" || call == "sem_destroy") {
+    line = call + "(" + model.Semaphore(a[0]) + ")";
   } else if (call == "mq_getattr") {
     line = "mq_getattr(" + fd(a[0]) + ")";
     if (!failed) {
