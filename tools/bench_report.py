@@ -424,7 +424,9 @@ def method_section(results, r):
   `msgsize_max`), so 64 KiB travel as eight 8 KiB messages; a System V
   queue holds at most 16 KiB (`msgmnb`), a POSIX queue 10 messages
   (`msg_max`). The pipe kata has no "read exactly n bytes", so both pipe
-  versions read with the same raw loop and only the writes differ. Sockets
+  versions read with the same raw loop and only the writes differ; the kata
+  writer holds one `SigpipeGuard` for the run, and **pipe, a SIGPIPE guard
+  per call** is the same stream without it. Sockets
   carry the kata's frames (a 4-byte length, then the payload) in both
   versions; TCP has `TCP_NODELAY` on both ends.
 - Shared memory comes twice. **shared memory + semaphores** is the textbook
@@ -439,7 +441,9 @@ def method_section(results, r):
   head and tail counters), and `memcpy` into 8 slot-sized buffers in one
   process. They keep both CPUs fully busy, which the blocking mechanisms do
   not, and two busy-waiting processes cannot share one CPU: they run split
-  only.
+  only. One more floor prices a system call: `latency/syscall` is one
+  `getppid()`, the cheapest call into the kernel, in one process
+  ({syscall_toll(r)} in this run).
 - Binary flags: `{flags}`.
 
 * 진짜 프로세스 두 개를 씁니다. 벤치마크 프로세스와 그 프로세스가 fork한 상대
@@ -465,7 +469,9 @@ def method_section(results, r):
   기본적으로 최대 8 KiB이므로(`msgmax`, `msgsize_max`) 64 KiB는 8 KiB 메시지
   여덟 개로 갑니다. System V 큐는 최대 16 KiB(`msgmnb`), POSIX 큐는 메시지 10개
   (`msg_max`)까지 담습니다. 파이프 카타에는 "정확히 n바이트 읽기"가 없어서 두
-  파이프 버전은 같은 raw 읽기 루프를 쓰고, 쓰기만 다릅니다. 소켓은 두 버전 모두
+  파이프 버전은 같은 raw 읽기 루프를 쓰고, 쓰기만 다릅니다. 카타의 쓰는 쪽은
+  실행 내내 `SigpipeGuard` 하나를 쥐며, **파이프, 호출마다 SIGPIPE 보호**는
+  그것 없이 같은 스트림을 잽니다. 소켓은 두 버전 모두
   카타의 프레임(4바이트 길이, 그다음 페이로드)을 나르고, TCP는 양 끝에
   `TCP_NODELAY`를 켭니다.
 * 공유 메모리는 두 번 나옵니다. **공유 메모리 + 세마포어**는 카타의
@@ -479,7 +485,9 @@ def method_section(results, r):
   카운터가 있는 링)와, 한 프로세스 안에서 슬롯 크기 버퍼 8개로 하는
   `memcpy`입니다. 이들은 두 CPU를 쉬지 않고 쓰는데, 블록하는 메커니즘은 그러지
   않습니다. 바쁘게 기다리는 두 프로세스는 CPU 하나를 나눠 쓸 수 없으므로
-  split에서만 잽니다.
+  split에서만 잽니다. 하한이 하나 더 있어 시스템 콜의 값을 잽니다.
+  `latency/syscall`은 가장 싼 커널 호출인 `getppid()` 한 번을 한 프로세스에서
+  잽니다(이번 실행에서 {syscall_toll(r)}).
 * 바이너리 플래그: `{flags}`.
 """
 
