@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -247,16 +248,22 @@ inline std::optional<Message> RawTake(
 
 // RawTake, retried for up to `limit`: for a child of the test that plays the
 // other side and must not wait forever when the code under test never sends.
+// The pause between tries doubles up to 20 ms, so that a wait that runs out
+// makes about a hundred calls, not thousands: every call lands in the
+// timeline, which keeps only the last 2048, and the code under test's first
+// calls must still be there when it fails.
 inline std::optional<Message> RawTakeWithin(
     int id, long msgtyp,
     std::chrono::milliseconds limit = std::chrono::seconds(2)) {
   const auto until = std::chrono::steady_clock::now() + limit;
+  std::chrono::milliseconds pause(1);
   for (;;) {
     if (std::optional<Message> message = RawTake(id, msgtyp)) return message;
     if (errno != ENOMSG || std::chrono::steady_clock::now() >= until) {
       return std::nullopt;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
 }
 
