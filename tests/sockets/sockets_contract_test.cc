@@ -604,50 +604,54 @@ TYPED_TEST(Stage2EchoRoundTrip, SendAllReportsEachFailedCall) {
       });
 }
 
+// Runs `receive` on our end of a fresh non-blocking pair of transport T once
+// with no fault and once with each receiving call (recv, poll) failing in
+// turn, while a child sends one 3000-byte frame in three pieces: a
+// std::system_error naming the call, never a quiet end of stream, and nothing
+// left behind (`what` names the function in a leak's message).
+template <typename T>
+void ExpectEachReceiveFailureReported(
+    std::string_view what, const std::function<void(Connection&)>& receive) {
+  kata::ForEachInjectedFailure(
+      {"recv", "recvfrom", "recvmsg", "read", "readv", "poll"}, ECONNRESET,
+      [&](const kata::FaultCase* fault) {
+        kata::ResourceSnapshot before;
+        std::optional<Pair> pair;
+        {
+          kata::NotCounted quiet;
+          pair.emplace(MakePair<T>(false, /*nonblocking=*/true));
+        }
+        kata::Child sender([&] {
+          kata::NotCounted quiet;
+          pair->ours.Close();
+          const std::string frame_bytes = Frame(Pattern(3000));
+          for (std::size_t at = 0; at < frame_bytes.size(); at += 1000) {
+            std::this_thread::sleep_for(2ms);
+            RawSendAll(pair->peer.get(),
+                       std::string_view(frame_bytes).substr(at, 1000));
+          }
+          shutdown(pair->peer.get(), SHUT_WR);
+        });
+        {
+          kata::NotCounted quiet;
+          pair->peer.Close();
+        }
+        ExpectFaultReported(
+            fault, [&] { receive(pair->ours); }, kReportFailure);
+        pair.reset();
+        sender.Join();
+        EXPECT_EQ(before.Leaks(), "") << what << Hint(kReportFailure);
+      });
+}
+
 // Tests ReceiveAll and ReceiveFrame when each of their calls fails in turn
 // (recv, poll): a std::system_error naming the call, never a quiet end of
 // stream, and nothing left behind.
 TYPED_TEST(Stage2EchoRoundTrip, ReceivesReportEachFailedCall) {
-  for (bool frame : {false, true}) {
-    kata::ForEachInjectedFailure(
-        {"recv", "recvfrom", "recvmsg", "read", "readv", "poll"}, ECONNRESET,
-        [&](const kata::FaultCase* fault) {
-          kata::ResourceSnapshot before;
-          std::optional<Pair> pair;
-          {
-            kata::NotCounted quiet;
-            pair.emplace(MakePair<TypeParam>(false, /*nonblocking=*/true));
-          }
-          kata::Child sender([&] {
-            kata::NotCounted quiet;
-            pair->ours.Close();
-            const std::string frame_bytes = Frame(Pattern(3000));
-            for (std::size_t at = 0; at < frame_bytes.size(); at += 1000) {
-              std::this_thread::sleep_for(2ms);
-              RawSendAll(pair->peer.get(),
-                         std::string_view(frame_bytes).substr(at, 1000));
-            }
-            shutdown(pair->peer.get(), SHUT_WR);
-          });
-          {
-            kata::NotCounted quiet;
-            pair->peer.Close();
-          }
-          auto receive = [&] {
-            if (frame) {
-              pair->ours.ReceiveFrame();
-            } else {
-              pair->ours.ReceiveAll();
-            }
-          };
-          ExpectFaultReported(fault, receive, kReportFailure);
-          pair.reset();
-          sender.Join();
-          EXPECT_EQ(before.Leaks(), "")
-              << (frame ? "ReceiveFrame" : "ReceiveAll")
-              << Hint(kReportFailure);
-        });
-  }
+  ExpectEachReceiveFailureReported<TypeParam>(
+      "ReceiveAll", [](Connection& ours) { ours.ReceiveAll(); });
+  ExpectEachReceiveFailureReported<TypeParam>(
+      "ReceiveFrame", [](Connection& ours) { ours.ReceiveFrame(); });
 }
 
 // Tests that ShutdownWrite reports a failure: an injected one, and (TCP) the
@@ -1147,40 +1151,10 @@ TYPED_TEST(Stage3ManyFrames,
 // in turn (recv, poll): a std::system_error naming the call, never a quiet
 // end of stream, and nothing left behind.
 TYPED_TEST(Stage3ManyFrames, BufferReceiveReportsEachFailedCall) {
-  kata::ForEachInjectedFailure(
-      {"recv", "recvfrom", "recvmsg", "read", "readv", "poll"}, ECONNRESET,
-      [&](const kata::FaultCase* fault) {
-        kata::ResourceSnapshot before;
-        std::optional<Pair> pair;
-        {
-          kata::NotCounted quiet;
-          pair.emplace(MakePair<TypeParam>(false, /*nonblocking=*/true));
-        }
-        kata::Child sender([&] {
-          kata::NotCounted quiet;
-          pair->ours.Close();
-          const std::string frame_bytes = Frame(Pattern(3000));
-          for (std::size_t at = 0; at < frame_bytes.size(); at += 1000) {
-            std::this_thread::sleep_for(2ms);
-            RawSendAll(pair->peer.get(),
-                       std::string_view(frame_bytes).substr(at, 1000));
-          }
-          shutdown(pair->peer.get(), SHUT_WR);
-        });
-        {
-          kata::NotCounted quiet;
-          pair->peer.Close();
-        }
-        std::string buffer(4096, '\0');
-        auto receive = [&] {
-          pair->ours.ReceiveFrame(std::span<char>(buffer));
-        };
-        ExpectFaultReported(fault, receive, kReportFailure);
-        pair.reset();
-        sender.Join();
-        EXPECT_EQ(before.Leaks(), "")
-            << "ReceiveFrame(buffer)" << Hint(kReportFailure);
-      });
+  std::string buffer(4096, '\0');
+  ExpectEachReceiveFailureReported<TypeParam>(
+      "ReceiveFrame(buffer)",
+      [&](Connection& ours) { ours.ReceiveFrame(std::span<char>(buffer)); });
 }
 
 // Tests SendFrame when each of its calls fails in turn: a std::system_error
