@@ -1979,6 +1979,41 @@ TEST(Stage5BrokenPipe, GuardedWritesMakeNoSignalCalls) {
   });
 }
 
+// Tests that a guarded WriteAll still retries every interrupted call (write,
+// poll) and finishes: the guard changes which signal calls are made, not the
+// write loop.
+TEST(Stage5BrokenPipe, GuardedWritesRetryEveryInterruptedCall) {
+  RawPipe pipe;
+  SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
+  const std::size_t prefill = FillPipe(pipe.write_fd);
+  const std::string data = Pattern(256 << 10);
+  kata::SharedText received;
+  kata::Child reader([&] {
+    pipe.CloseWrite();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    received.Store(RawReadAll(pipe.read_fd));
+  });
+  pipe.CloseRead();
+  {
+    kata::pipe::SigpipeGuard guard;
+    kata::InjectedFault eintr =
+        kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
+    try {
+      kata::pipe::WriteAll(pipe.write_fd, data);
+    } catch (const std::system_error& e) {
+      ADD_FAILURE() << "WriteAll inside a SigpipeGuard threw " << e.what()
+                    << " when " << eintr.description()
+                    << Hint(
+                           "a guarded write loop retries EINTR as the "
+                           "unguarded one does (write, poll)");
+    }
+  }
+  pipe.CloseWrite();
+  reader.Join();
+  const std::string got = received.Load();
+  EXPECT_EQ(Difference(data, got.substr(std::min(prefill, got.size()))), "");
+}
+
 // Tests that guards nest: the inner one gives nothing back, the outer one
 // gives SIGPIPE back; and that a guard gives back SIGPIPE alone, keeping the
 // other changes its owner made to the mask while it lived.
