@@ -14,8 +14,15 @@ What counts as the same step (the rule, for every topic):
     (success, or the same errno): how many bytes each call moved, what they
     were and how many calls a transfer took are free, because the kernel
     may split a stream differently on every run;
+  - a throw is the same step when it throws the same type (and, for a
+    std::system_error, the same errno): its message is the code's own
+    wording;
   - everything else (pipe2, fork, close, dup2, mq_open with its flags,
-    waitpid's status, ...) must match in full.
+    waitpid's status, ...) must match in full;
+  - a failed check of the test is not a step: the reference fails none.
+    When every process made the reference's calls and throws, the first
+    check yours failed is the divergence: the mistake is a value no call
+    shows (a port stored in the wrong byte order).
 Order counts within a process; between processes it does not (their calls
 interleave differently on every run). Processes are matched by their place
 (runner, child 1, child 2 in order of their first call).
@@ -127,9 +134,24 @@ def children_in_fork_order(block, rows):
 
 
 def columns(block):
-    """{process: [row]}: parse without the times and the held table."""
-    return {process: [text for _, text in steps]
-            for process, steps in parse(block)[0].items()}
+    """{process: [step]}: parse without the times, the held table and the
+    failed checks."""
+    found = {process: steps_of([text for _, text in steps])
+             for process, steps in parse(block)[0].items()}
+    return {process: steps for process, steps in found.items() if steps}
+
+
+CHECK = "check failed at "
+
+
+def is_check(row):
+    """Whether a row is a failed check of the test, not a step."""
+    return row.startswith(CHECK)
+
+
+def steps_of(rows):
+    """The rows that are steps: the calls and throws."""
+    return [row for row in rows if not is_check(row)]
 
 
 def step_key(row):
@@ -137,6 +159,8 @@ def step_key(row):
     Blanks never count: a row wrapped to fit its column may have been cut in
     the middle of a word or at a blank. Neither does the time left before a
     deadline when a wait returned."""
+    if row.startswith("throw "):
+        return re.sub(r"\s+", "", row.split(": ", 1)[0])
     row = re.sub(r"deadline in -?\d+ ms", "deadline", row)
     # A new descriptor's number does not count either.
     row = re.sub(r"^((?:mq_|shm_)?open(?:at)?\(.*\)|socket\(.*\)|"
@@ -175,6 +199,12 @@ def divergences(reference_block, your_block):
     its end differ (step None, the two descriptor lists as the rows)."""
     (reference, reference_held), (yours, your_held) = (
         parse(reference_block), parse(your_block))
+    reference = {p: [(ms, t) for ms, t in steps if not is_check(t)]
+                 for p, steps in reference.items()}
+    checks = sorted((ms, process, text) for process, steps in yours.items()
+                    for ms, text in steps if is_check(text))
+    yours = {p: [(ms, t) for ms, t in steps if not is_check(t)]
+             for p, steps in yours.items()}
     processes = list(reference) + [p for p in yours if p not in reference]
     found = []
     for process in processes:
@@ -196,11 +226,17 @@ def divergences(reference_block, your_block):
         kept, held = reference_held.get(process), your_held.get(process)
         if kept != held:
             result.append((process, None, kept, held))
+    if not result and checks:
+        _, process, text = checks[0]
+        result.append((process, "check", None, text))
     return result
 
 
 def sentence(process, step, reference_row, your_row):
     """One divergence in words."""
+    if step == "check":
+        return (f"{process}: every call and throw is the reference's; what "
+                f"differs is a value the test checked: {your_row}")
     if step is None:
         return (f"at its end the reference's {process} held "
                 f"{reference_row or 'nothing'}; yours held "
@@ -228,6 +264,10 @@ def render(reference_block, your_block, context=3, width=60):
             text = (f"first divergence: the reference's test had "
                     f"{len(theirs)} processes ({', '.join(theirs)}); yours "
                     f"had {len(yours)} ({', '.join(yours)})\n" + text)
+        checks = sorted((ms, row) for rows in parse(your_block)[0].values()
+                        for ms, row in rows if is_check(row))
+        if checks:
+            text += f"  also: the first check yours failed: {checks[0][1]}\n"
         return text
     found = divergences(reference_block, your_block)
     if not found:
@@ -237,7 +277,7 @@ def render(reference_block, your_block, context=3, width=60):
     lines += ["  also: " + sentence(*d) for d in found[1:]]
     reference, yours = columns(reference_block), columns(your_block)
     for process, step, _, _ in found:
-        if step is None:
+        if step is None or step == "check":
             continue
         ours, theirs = reference.get(process, []), yours.get(process, [])
         lines.append("")

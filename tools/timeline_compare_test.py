@@ -110,6 +110,47 @@ class Divergence(unittest.TestCase):
         text = tc.render(REFERENCE, block(RUNNER, missing)).splitlines()[0]
         self.assertIn("yours never does", text)
 
+    def test_a_throw_compares_by_type_and_errno_not_by_wording(self):
+        ours = RUNNER[:4] + [(0.35, "throw std::system_error EPIPE: "
+                                    "write(pipe): Broken pipe")] + RUNNER[4:]
+        reworded = RUNNER[:4] + [(0.35, "throw std::system_error EPIPE: "
+                                        "the reader went away")] + RUNNER[4:]
+        self.assertEqual(tc.divergences(block(ours, CHILD_ROWS),
+                                        block(reworded, CHILD_ROWS)), [])
+        other = RUNNER[:4] + [(0.35, "throw std::system_error EAGAIN: "
+                                     "write(pipe): Broken pipe")] + RUNNER[4:]
+        found = tc.divergences(block(ours, CHILD_ROWS),
+                               block(other, CHILD_ROWS))
+        self.assertEqual([(d[0], d[1]) for d in found], [("runner", 4)])
+        # A throw the reference makes where yours goes on is a divergence.
+        found = tc.divergences(block(ours, CHILD_ROWS), REFERENCE)
+        self.assertIn("throw std::system_error EPIPE", found[0][2])
+
+    def test_a_failed_check_is_the_divergence_only_when_the_calls_agree(self):
+        check = (0.45, "check failed at pipe_test.cc:12: Expected equality "
+                       "of these values: port Which is: 13330 4660")
+        yours = block(RUNNER[:5] + [check] + RUNNER[5:], CHILD_ROWS)
+        found = tc.divergences(REFERENCE, yours)
+        self.assertEqual([(d[0], d[1]) for d in found], [("runner", "check")])
+        self.assertIn("pipe_test.cc:12", tc.render(REFERENCE, yours))
+        # Where a call differs, that call is the divergence, not the check.
+        failed = RUNNER[:3] + [
+            (0.3, "write(4 [write end of pipe #1], 12 bytes) = -1 EPIPE"),
+            check] + RUNNER[4:]
+        found = tc.divergences(REFERENCE, block(failed, CHILD_ROWS))
+        self.assertEqual([(d[0], d[1]) for d in found], [("runner", 3)])
+
+    def test_a_reference_that_made_no_call(self):
+        empty = "\n".join([TITLE, "      ms  runner (pid 12)",
+                           "descriptors each process still held at its last "
+                           "call:", "  runner (pid 12): none it opened"])
+        yours = "\n".join([TITLE, "      ms  runner (pid 12)",
+                           "   0.000  mq_open(no-slash, O_RDWR) = -1 EINVAL",
+                           "descriptors each process still held at its last "
+                           "call:", "  runner (pid 12): none it opened"])
+        first = tc.render(empty, yours).splitlines()[0]
+        self.assertIn("makes no further call; yours goes on: mq_open", first)
+
     def test_descriptors_left_open_at_the_end(self):
         yours = block(RUNNER, CHILD_ROWS,
                       held_child="3 [read end of pipe #1], 4 [write end of "

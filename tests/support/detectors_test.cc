@@ -83,6 +83,24 @@ TEST(Detectors, CleanTestPassesQuietly) {
   EXPECT_THAT(outcome.output, Not(HasSubstr("LEAK")));
 }
 
+// Tests that a failed check is in the timeline, after the calls before it,
+// with its file, line and message (its hint is printed above already).
+TEST(Detectors, PutsAFailedCheckInTheTimeline) {
+  Outcome outcome = RunVictim("FailsACheck");
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  const std::string& out = outcome.output;
+  const std::size_t timeline = out.find("what your code did");
+  ASSERT_NE(timeline, std::string::npos) << out;
+  const std::size_t close = out.find("close(", timeline);
+  const std::size_t check = out.find("check failed at victims.cc:", timeline);
+  ASSERT_NE(check, std::string::npos) << out;
+  EXPECT_LT(close, check) << "the check is not after the calls before it:\n"
+                          << out;
+  EXPECT_THAT(out.substr(check), HasSubstr("Expected equality"));
+  EXPECT_THAT(out.substr(timeline), Not(HasSubstr("htons() going in")))
+      << "the hint belongs above the timeline, not in it";
+}
+
 // Tests the descriptor leak check.
 TEST(Detectors, ReportsALeakedDescriptor) {
   ExpectReport("LeaksADescriptor", "(read end) was opened during the test");

@@ -137,6 +137,22 @@ void kata_record(int call, long result, int error, int flags, long a0, long a1,
   __atomic_store_n(&event->seq, n + 1, __ATOMIC_RELEASE);
 }
 
+void kata_record_note(int call, long a0, const char* text, const char* note) {
+  struct kata_trace* trace = kata_trace;
+  if (trace == 0 || kata_bypass_depth > 0 ||
+      !__atomic_load_n(&trace->recording, __ATOMIC_ACQUIRE)) {
+    return;
+  }
+  unsigned long n = __atomic_fetch_add(&trace->next_note, 1, __ATOMIC_RELAXED);
+  struct kata_note* slot = &trace->notes[n % KATA_TRACE_NOTES];
+  __atomic_store_n(&slot->seq, 0, __ATOMIC_RELAXED);
+  size_t size = strnlen(note, KATA_NOTE_TEXT - 1);
+  memcpy(slot->text, note, size);
+  slot->text[size] = '\0';
+  __atomic_store_n(&slot->seq, n + 1, __ATOMIC_RELEASE);
+  kata_record(call, 0, 0, 0, a0, (long)(n + 1), 0, 0, text, -1);
+}
+
 static struct kata_verdict kata_enter(int index) {
   struct kata_verdict verdict = {0, 0, 0};
   struct kata_interpose_state* state = kata_interpose;

@@ -133,8 +133,23 @@ enum {
   KATA_EVENT_BEFORE = 4,    /* recorded before the call (exec, _exit) */
 };
 
-/* Calls that are not interposed but still belong in a timeline. */
-enum { KATA_EVENT_EXIT = KATA_MAX_CALLS - 1 /* exit(), from atexit */ };
+/* Events that are not interposed calls but still belong in a timeline. */
+enum {
+  KATA_EVENT_EXIT = KATA_MAX_CALLS - 1,  /* exit(), from atexit */
+  KATA_EVENT_THROW = KATA_MAX_CALLS - 2, /* a C++ throw (throws.cc) */
+  KATA_EVENT_CHECK = KATA_MAX_CALLS - 3, /* a failed check of the test */
+};
+
+/* The longer text a throw or a failed check carries (the exception's
+ * what(), the check's message): too long for an event, so kept in a ring of
+ * its own; the event names its note by number (args[1], 0 for none). */
+#define KATA_TRACE_NOTES 64
+#define KATA_NOTE_TEXT 240
+
+struct kata_note {
+  unsigned long seq; /* 1 + the note's number; 0 while written */
+  char text[KATA_NOTE_TEXT];
+};
 
 struct kata_event {
   unsigned long seq; /* 1 + its place in the recording; 0 while written */
@@ -154,6 +169,8 @@ struct kata_trace {
   int padding;
   unsigned long next; /* events written since recording started */
   struct kata_event events[KATA_TRACE_CAPACITY];
+  unsigned long next_note; /* notes written since recording started */
+  struct kata_note notes[KATA_TRACE_NOTES];
 };
 
 /* Set by the runner; 0 turns tracing off (KATA_TRACE=0). */
@@ -162,6 +179,10 @@ extern struct kata_trace* kata_trace;
 /* Records one event (interpose.c); usable from C++ for events of its own. */
 void kata_record(int call, long result, int error, int flags, long a0, long a1,
                  long a2, long a3, const void* text, long size);
+
+/* Records an event that carries a note: a0 goes to args[0], `text` (a type
+ * or file name) to the event's text, `note` to the notes ring. */
+void kata_record_note(int call, long a0, const char* text, const char* note);
 
 /* The support library's own calls (reading /proc, the watchdog, reporting a
  * child's failures) are neither counted nor failed: they run between

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -147,6 +148,22 @@ class LateListener : public testing::EmptyTestEventListener {
   LateListener() {
     // Results from before a restart (resume.cc) count in the stage table.
     for (const FinishedTest& test : CarriedResults()) Count(test);
+  }
+
+  // A failed check goes into the timeline where it happened: when the
+  // code's calls are the reference's, it is where the two part.
+  void OnTestPartResult(const testing::TestPartResult& result) override {
+    if (!result.failed()) return;
+    std::string message;
+    std::istringstream lines(result.message());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("hint: ", 0) == 0) continue;  // printed just above
+      message += line + "\n";
+    }
+    const std::string file =
+        result.file_name() != nullptr ? result.file_name() : "?";
+    kata_record_note(KATA_EVENT_CHECK, result.line_number(),
+                     file.substr(file.rfind('/') + 1).c_str(), message.c_str());
   }
 
   void OnTestStart(const testing::TestInfo& test) override {

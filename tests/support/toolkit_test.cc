@@ -996,6 +996,69 @@ TEST(Trace, RecordsTheCallsOfForkedChildren) {
               HasSubstr("child 1 (pid " + std::to_string(child) + ")"));
 }
 
+// The timeline with each row that was wrapped to fit its column joined
+// again: a wrapped row goes on in a line that starts with at least 10
+// blanks, where a new row starts with its time (at most 8 characters wide).
+std::string UnwrappedTimeline() {
+  const std::string timeline = kata::Timeline();
+  std::string out;
+  for (std::size_t i = 0; i < timeline.size(); ++i) {
+    const std::size_t text = timeline.find_first_not_of(' ', i + 1);
+    if (timeline[i] == '\n' && text != std::string::npos && text - i > 10) {
+      out += ' ';
+      i = text - 1;
+      continue;
+    }
+    out += timeline[i];
+  }
+  return out;
+}
+
+// Tests that a C++ throw is recorded with its type, its errno when it is a
+// std::system_error, and its message, in the process that threw it: many
+// mistakes differ from the reference only in what they throw.
+TEST(Trace, RecordsThrowsWithTypeErrnoAndMessage) {
+  try {
+    throw std::system_error(ENOMSG, std::generic_category(), "msgrcv(queue 7)");
+  } catch (const std::system_error&) {
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    try {
+      throw std::invalid_argument("a name needs one leading slash");
+    } catch (const std::invalid_argument&) {
+    }
+    _exit(0);
+  }
+  RawReap(child);
+  int throws_in_child = 0;
+  for (const kata::RecordedCall& call : kata::RecordedCalls()) {
+    if (call.call == "throw" && call.pid == child) ++throws_in_child;
+  }
+  EXPECT_EQ(throws_in_child, 1) << kata::Timeline();
+  const std::string timeline = UnwrappedTimeline();
+  EXPECT_THAT(timeline, HasSubstr("throw std::system_error ENOMSG: "
+                                  "msgrcv(queue 7): No message of desired"));
+  EXPECT_THAT(timeline, HasSubstr("throw std::invalid_argument: a name needs "
+                                  "one leading slash"));
+}
+
+// Tests that the notes ring wraps without mixing up texts: a throw whose
+// note was reused says so instead of showing another throw's message.
+TEST(Trace, OldThrowsLoseTheirTextNotTheirPlace) {
+  for (int i = 0; i < 100; ++i) {
+    try {
+      throw std::runtime_error("throw number " + std::to_string(i));
+    } catch (const std::runtime_error&) {
+    }
+  }
+  const std::string timeline = UnwrappedTimeline();
+  EXPECT_THAT(timeline, HasSubstr("throw std::runtime_error: throw number 99"));
+  EXPECT_THAT(timeline, HasSubstr("throw std::runtime_error: (its text was "
+                                  "overwritten by later ones)"));
+  EXPECT_THAT(timeline, ::testing::Not(HasSubstr("throw number 0\n")));
+}
+
 // Tests that each process records under its own pid when the one that forked
 // it had recorded first: the recorder reads a process's pid once, and a
 // forked child must forget its parent's.

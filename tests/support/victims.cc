@@ -34,6 +34,18 @@ TEST(Victim, Clean) {
   close(fds[1]);
 }
 
+// Fails one check after a call: the timeline shows the check where it
+// failed, without the hint printed above it.
+TEST(Victim, FailsACheck) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);
+  close(fds[1]);
+  const int port = 0x3412;
+  EXPECT_EQ(port, 0x1234) << "the port's bytes are swapped"
+                          << kata::Hint("htons() going in");
+}
+
 // Prints the names this run would use; detectors_test compares two runs.
 TEST(Victim, PrintsItsNames) {
   std::printf("names: %s %s %d\n", kata::UniqueName("x").c_str(),
