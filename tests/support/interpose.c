@@ -95,27 +95,48 @@ __attribute__((constructor)) static void kata_watch_forks(void) {
   pthread_atfork(0, 0, kata_forget_pids);
 }
 
-void kata_record(int call, long result, int error, int flags, long a0, long a1,
-                 long a2, long a3, const void* text, long size) {
-  struct kata_trace* trace = kata_trace;
-  if (trace == 0 || kata_bypass_depth > 0 ||
-      !__atomic_load_n(&trace->recording, __ATOMIC_ACQUIRE)) {
-    return;
-  }
-  unsigned long n = __atomic_fetch_add(&trace->next, 1, __ATOMIC_RELAXED);
-  struct kata_event* event = &trace->events[n % KATA_TRACE_CAPACITY];
-  __atomic_store_n(&event->seq, 0, __ATOMIC_RELAXED);
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  event->time_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-  /* Relaxed atomics: threads and signal handlers may race to fill the
-   * cache, and they all write the same values. */
+/* This process's pid, read at its first use (see above). Relaxed atomics:
+ * threads and signal handlers may race to fill the cache, and they all write
+ * the same values. */
+static pid_t kata_pid(void) {
   pid_t self = __atomic_load_n(&kata_self_pid, __ATOMIC_RELAXED);
   if (self == 0) {
     __atomic_store_n(&kata_parent_pid, getppid(), __ATOMIC_RELAXED);
     self = getpid();
     __atomic_store_n(&kata_self_pid, self, __ATOMIC_RELAXED);
   }
+  return self;
+}
+
+/* Marks (call >= 0) or clears (-1) the call this process is in. */
+static void kata_mark_inflight(struct kata_trace* trace, int call) {
+  pid_t self = kata_pid();
+  struct kata_inflight* slot = &trace->inflight[self % KATA_INFLIGHT];
+  if (call < 0) {
+    if (__atomic_load_n(&slot->pid, __ATOMIC_RELAXED) == self) {
+      __atomic_store_n(&slot->call, -1, __ATOMIC_RELAXED);
+    }
+    return;
+  }
+  __atomic_store_n(&slot->call, -1, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->pid, self, __ATOMIC_RELAXED);
+  __atomic_store_n(&slot->call, call, __ATOMIC_RELAXED);
+}
+
+void kata_record(int call, long result, int error, int flags, long a0, long a1,
+                 long a2, long a3, const void* text, long size) {
+  struct kata_trace* trace = kata_trace;
+  if (trace == 0 || kata_bypass_depth > 0) return;
+  /* Cleared even when recording has stopped: the call did return. */
+  kata_mark_inflight(trace, -1);
+  if (!__atomic_load_n(&trace->recording, __ATOMIC_ACQUIRE)) return;
+  unsigned long n = __atomic_fetch_add(&trace->next, 1, __ATOMIC_RELAXED);
+  struct kata_event* event = &trace->events[n % KATA_TRACE_CAPACITY];
+  __atomic_store_n(&event->seq, 0, __ATOMIC_RELAXED);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  event->time_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+  pid_t self = kata_pid();
   event->pid = self;
   event->ppid = __atomic_load_n(&kata_parent_pid, __ATOMIC_RELAXED);
   event->call = call;
@@ -158,6 +179,10 @@ static struct kata_verdict kata_enter(int index) {
   struct kata_interpose_state* state = kata_interpose;
   if (state == 0 || kata_bypass_depth > 0) return verdict;
   __atomic_add_fetch(&state->calls[index], 1, __ATOMIC_RELAXED);
+  struct kata_trace* trace = kata_trace;
+  if (trace != 0 && __atomic_load_n(&trace->recording, __ATOMIC_RELAXED)) {
+    kata_mark_inflight(trace, index);
+  }
   if (!__atomic_load_n(&state->armed, __ATOMIC_ACQUIRE)) return verdict;
   pid_t self = 0;
   for (int i = 0; i < KATA_MAX_FAULTS; ++i) {

@@ -164,6 +164,18 @@ struct kata_event {
   char text[KATA_TRACE_TEXT]; /* a name, or the first bytes moved */
 };
 
+/* The call each process is in, marked when it enters an interposed call and
+ * cleared when it returns: a process that died inside a call (SIGPIPE in a
+ * send) never records it, and this is what the timeline then shows. One
+ * slot per process (its pid modulo the table), best effort: two threads of
+ * one process share it, so a thread's call may clear another's mark. */
+#define KATA_INFLIGHT 256
+
+struct kata_inflight {
+  int pid;
+  int call; /* KATA_CALL_*, or -1 when the process is in none */
+};
+
 struct kata_trace {
   int recording; /* events are written only while this is 1 */
   int padding;
@@ -171,6 +183,7 @@ struct kata_trace {
   struct kata_event events[KATA_TRACE_CAPACITY];
   unsigned long next_note; /* notes written since recording started */
   struct kata_note notes[KATA_TRACE_NOTES];
+  struct kata_inflight inflight[KATA_INFLIGHT];
 };
 
 /* Set by the runner; 0 turns tracing off (KATA_TRACE=0). */

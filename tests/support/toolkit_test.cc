@@ -1043,6 +1043,32 @@ TEST(Trace, RecordsThrowsWithTypeErrnoAndMessage) {
                                   "one leading slash"));
 }
 
+// Tests that a child killed inside a call (SIGPIPE in a write to a pipe
+// nobody reads) shows that call, which it never returned from to record:
+// with how it ended when the code reaped it, and as a question otherwise.
+TEST(Trace, ShowsTheCallAChildDiedIn) {
+  for (bool reap_with_waitpid : {true, false}) {
+    RawPipe pipe;
+    close(pipe.fds[0]);
+    pipe.fds[0] = -1;
+    pid_t child = fork();
+    if (child == 0) {
+      signal(SIGPIPE, SIG_DFL);
+      (void)!write(pipe.write_end(), "nobody reads this", 17);
+      _exit(0);
+    }
+    if (reap_with_waitpid) {
+      int status = 0;
+      waitpid(child, &status, 0);
+    } else {
+      RawReap(child);
+    }
+  }
+  const std::string timeline = UnwrappedTimeline();
+  EXPECT_THAT(timeline, HasSubstr("DIED in write(): killed by SIGPIPE"));
+  EXPECT_THAT(timeline, HasSubstr("DIED in write(): it never returned"));
+}
+
 // Tests that the notes ring wraps without mixing up texts: a throw whose
 // note was reused says so instead of showing another throw's message.
 TEST(Trace, OldThrowsLoseTheirTextNotTheirPlace) {

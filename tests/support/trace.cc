@@ -563,6 +563,64 @@ struct Row {
   std::string text;
 };
 
+// Whether a process is still running (not ended, not a zombie).
+bool Running(int pid) {
+  if (kill(pid, 0) != 0) return false;
+  std::FILE* stat =
+      std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (stat == nullptr) return false;
+  char state = '?';
+  // "pid (name) state ...": the name may hold blanks, so skip to its ')'.
+  int c;
+  while ((c = std::fgetc(stat)) != EOF && c != ')') {
+  }
+  const bool read = std::fscanf(stat, " %c", &state) == 1;
+  std::fclose(stat);
+  return read && state != 'Z';
+}
+
+// A row for each child that entered a call and never came back from it
+// (recorded nowhere else: an event is written when a call returns), after
+// that process's last event. Most often a process killed inside the call,
+// SIGPIPE in a write or send. Processes the watchdog found blocked already
+// have their BLOCKED row.
+void AddUnfinishedCalls(const std::vector<kata_event>& events,
+                        const std::vector<int>& pids, std::vector<Row>& rows) {
+  if (kata_trace == nullptr) return;
+  for (std::size_t column = 1; column < pids.size(); ++column) {
+    const int pid = pids[column];
+    const kata_inflight& slot = kata_trace->inflight[pid % KATA_INFLIGHT];
+    const int call = __atomic_load_n(&slot.call, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&slot.pid, __ATOMIC_RELAXED) != pid || call < 0) {
+      continue;
+    }
+    bool blocked = false;
+    for (const Row& row : rows) {
+      blocked |= row.column == static_cast<int>(column) &&
+                 row.text.rfind("BLOCKED in ", 0) == 0;
+    }
+    if (blocked) continue;
+    long long last = 0;
+    std::string how = "it never returned (killed by a signal?)";
+    for (const kata_event& event : events) {
+      if (event.pid == pid) last = std::max(last, event.time_ns);
+      // How it ended, if the code under test reaped it.
+      const std::string name = CallName(event.call);
+      if ((name == "waitpid" || name == "wait4" || name == "wait") &&
+          event.result == pid && event.args[3] != 0) {
+        how = WaitStatus(event.args[2]);
+      }
+    }
+    rows.push_back(
+        {last + 1, static_cast<int>(column),
+         Running(pid) ? "still in " + CallName(call) + "() when the test ended"
+                      : "DIED in " + CallName(call) + "(): " + how});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.time_ns < b.time_ns;
+  });
+}
+
 }  // namespace
 
 // Set up once by the runner (KATA_TRACE=0 leaves tracing off).
@@ -589,6 +647,10 @@ void StartTrace() {
   }
   for (kata_note& note : kata_trace->notes) {
     __atomic_store_n(&note.seq, 0, __ATOMIC_RELAXED);
+  }
+  for (kata_inflight& slot : kata_trace->inflight) {
+    __atomic_store_n(&slot.call, -1, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot.pid, 0, __ATOMIC_RELAXED);
   }
   __atomic_store_n(&kata_trace->next_note, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&kata_trace->next, 0, __ATOMIC_RELEASE);
@@ -697,6 +759,7 @@ std::string RenderTimeline(const std::vector<kata_event>& events,
   }
 
   add_blocked_until(std::numeric_limits<long long>::max());
+  AddUnfinishedCalls(events, pids, rows);
   const long long start = events.empty() ? 0 : events.front().time_ns;
   const int columns = static_cast<int>(pids.size());
   const std::size_t width = columns <= 2 ? 64 : columns == 3 ? 46 : 0;
