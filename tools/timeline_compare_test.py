@@ -44,6 +44,39 @@ CHILD_ROWS = [
 REFERENCE = block(RUNNER, CHILD_ROWS)
 
 
+def load_gate():
+    """tools/gate (no .py suffix) as a module: its log reader."""
+    import importlib.machinery
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gate")
+    loader = importlib.machinery.SourceFileLoader("gate", path)
+    spec = importlib.util.spec_from_loader("gate", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+class GateLogs(unittest.TestCase):
+    def test_a_hung_tests_timeline_after_its_failed_line_is_read(self):
+        # A test the watchdog could not stop prints its timeline after its
+        # FAILED line, when the runner starts again (resume.cc).
+        log = "\n".join([
+            "[ RUN      ] Suite.Hangs",
+            "[  FAILED  ] Suite.Hangs (deadline exceeded; the test runner "
+            "stays blocked, so the run starts again after this test)",
+            "hint: this is Stage 3",
+            "", REFERENCE,
+            "[ RESUMED  ] after Suite.Hangs could not be stopped",
+            "[ RUN      ] Suite.Fails", REFERENCE.replace("pid 17", "pid 18"),
+            "[  FAILED  ] Suite.Fails (3 ms)",
+            "[ RUN      ] Suite.Passes",
+            "[       OK ] Suite.Passes (1 ms)", ""])
+        blocks = load_gate().timelines_by_test(log, True)
+        self.assertEqual(sorted(blocks), ["Suite.Fails", "Suite.Hangs"])
+        self.assertIn("pid 17", blocks["Suite.Hangs"])
+        self.assertIn("pid 18", blocks["Suite.Fails"])
+
+
 class Divergence(unittest.TestCase):
     def test_the_same_calls_do_not_diverge(self):
         self.assertEqual(tc.divergences(REFERENCE, REFERENCE), [])
