@@ -123,12 +123,19 @@ def children_in_fork_order(block, rows):
             if found and int(found.group(1)) > 0:
                 created.setdefault(int(found.group(1)), ms)
     # A child the test itself started (kata::Child) has no fork row: the
-    # test's own calls are not recorded. Its pid still says when it was
-    # created: a process gets a higher pid than one created before it.
-    children = sorted(
-        (name for name in rows if name.startswith("child ")),
-        key=lambda name: (created.get(pid_of.get(name), float("inf")),
-                          pid_of.get(name, 0), int(name.split()[1])))
+    # test's own calls are not recorded. Those come first, in the order of
+    # their pids (a process gets a higher pid than one created before it),
+    # then the children the code under test forked, by their fork's time:
+    # the same order in your run and in the reference's, whichever process
+    # made its first call first.
+    def created_when(name):
+        pid = pid_of.get(name, 0)
+        if pid not in created:
+            return (0, pid, int(name.split()[1]))
+        return (1, created[pid], pid)
+
+    children = sorted((name for name in rows if name.startswith("child ")),
+                      key=created_when)
     return {name: f"child {index + 1}"
             for index, name in enumerate(children)}
 

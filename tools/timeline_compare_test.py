@@ -192,6 +192,19 @@ class Divergence(unittest.TestCase):
         self.assertEqual([(d[0], d[1]) for d in found], [("child 1", None)])
         self.assertIn("at its end", tc.sentence(*found[0]))
 
+    def test_a_child_the_test_started_comes_before_the_ones_it_forks(self):
+        # kata::Child (no fork row) forks a grandchild: the grandchild
+        # makes its first call first, but the test's child is child 1.
+        rows = [(0.1, "[child 1 (pid 30)] close(3) = 0"),
+                (0.2, "[child 2 (pid 20)] fork() = 30 (the child's pid)"),
+                (0.3, "[child 2 (pid 20)] waitpid(30) = 30 (exited 0)")]
+        text = "\n".join([TITLE] + [f"{ms:8.3f}  {row}" for ms, row in rows] +
+                         ["descriptors each process still held at its last "
+                          "call:"])
+        named = tc.columns(text)
+        self.assertEqual(named["child 1"][0], "fork() = N (the child's pid)")
+        self.assertEqual(named["child 2"], ["close(3) = 0"])
+
     def test_children_are_named_in_the_order_they_were_created(self):
         # Two children started together: the second one created made the
         # first call this time, so trace.cc named it "child 1".
