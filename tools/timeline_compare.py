@@ -128,11 +128,16 @@ def children_in_fork_order(block, rows):
     # then the children the code under test forked, by their fork's time:
     # the same order in your run and in the reference's, whichever process
     # made its first call first.
+    # A process with neither a fork row nor a call of its own (only the
+    # watchdog's BLOCKED row: a program a child exec'd, and whatever that
+    # program started) comes last: the reference's run may not have one.
     def created_when(name):
         pid = pid_of.get(name, 0)
-        if pid not in created:
+        if pid in created:
+            return (1, created[pid], pid)
+        if any(not text.startswith("BLOCKED in ") for _, text in rows[name]):
             return (0, pid, int(name.split()[1]))
-        return (1, created[pid], pid)
+        return (2, pid, int(name.split()[1]))
 
     children = sorted((name for name in rows if name.startswith("child ")),
                       key=created_when)

@@ -204,6 +204,17 @@ class Divergence(unittest.TestCase):
         named = tc.columns(text)
         self.assertEqual(named["child 1"][0], "fork() = N (the child's pid)")
         self.assertEqual(named["child 2"], ["close(3) = 0"])
+        # A process seen only blocked (a program a child exec'd) comes
+        # after every child that made a call, whatever its pid.
+        rows.insert(0, (0.05, "[child 3 (pid 5)] BLOCKED in read(0) when "
+                              "the watchdog stopped the test"))
+        text = "\n".join([TITLE] + [f"{ms:8.3f}  {row}" for ms, row in rows] +
+                         ["descriptors each process still held at its last "
+                          "call:"])
+        named = tc.columns(text)
+        self.assertEqual(named["child 1"][0], "fork() = N (the child's pid)")
+        self.assertEqual(named["child 3"][0], "BLOCKED in read(0) when the "
+                                              "watchdog stopped the test")
 
     def test_children_are_named_in_the_order_they_were_created(self):
         # Two children started together: the second one created made the
