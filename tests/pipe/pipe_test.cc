@@ -1243,9 +1243,12 @@ TEST(Stage3FullReadsAndWrites, WriteAllRetriesAWriteInterruptedBeforeAnyByte) {
   EXPECT_EQ(Difference(data, got.substr(std::min(prefill, got.size()))), "");
 }
 
-// Tests that WriteAll carries on when every call it makes is interrupted
-// once: write() and, while the non-blocking pipe is full, poll().
-TEST(Stage3FullReadsAndWrites, WriteAllRetriesEveryInterruptedCall) {
+// Writes 256 KiB through a non-blocking pipe that starts full, with every
+// blocking call (write, poll) interrupted once, inside a SigpipeGuard or not;
+// `who` and `hint` word the failure of the one case or the other.
+void ExpectWriteAllRetriesEveryInterruptedCall(bool guarded,
+                                               const std::string& who,
+                                               const std::string& hint) {
   RawPipe pipe;
   SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
   const std::size_t prefill = FillPipe(pipe.write_fd);
@@ -1258,22 +1261,30 @@ TEST(Stage3FullReadsAndWrites, WriteAllRetriesEveryInterruptedCall) {
   });
   pipe.CloseRead();
   {
+    std::optional<kata::pipe::SigpipeGuard> guard;
+    if (guarded) guard.emplace();
     kata::InjectedFault eintr =
         kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
     try {
       kata::pipe::WriteAll(pipe.write_fd, data);
     } catch (const std::system_error& e) {
-      ADD_FAILURE() << "WriteAll threw " << e.what() << " when "
-                    << eintr.description()
-                    << Hint(
-                           "EINTR only means a signal handler ran: make the "
-                           "same call again (write, poll)");
+      ADD_FAILURE() << who << " threw " << e.what() << " when "
+                    << eintr.description() << Hint(hint);
     }
   }
   pipe.CloseWrite();
   reader.Join();
   const std::string got = received.Load();
   EXPECT_EQ(Difference(data, got.substr(std::min(prefill, got.size()))), "");
+}
+
+// Tests that WriteAll carries on when every call it makes is interrupted
+// once: write() and, while the non-blocking pipe is full, poll().
+TEST(Stage3FullReadsAndWrites, WriteAllRetriesEveryInterruptedCall) {
+  ExpectWriteAllRetriesEveryInterruptedCall(
+      false, "WriteAll",
+      "EINTR only means a signal handler ran: make the same call again "
+      "(write, poll)");
 }
 
 // Tests that WriteAll finishes when every write() moves only part of what it
@@ -1983,35 +1994,10 @@ TEST(Stage5BrokenPipe, GuardedWritesMakeNoSignalCalls) {
 // poll) and finishes: the guard changes which signal calls are made, not the
 // write loop.
 TEST(Stage5BrokenPipe, GuardedWritesRetryEveryInterruptedCall) {
-  RawPipe pipe;
-  SysFcntl(pipe.write_fd, F_SETFL, O_NONBLOCK);
-  const std::size_t prefill = FillPipe(pipe.write_fd);
-  const std::string data = Pattern(256 << 10);
-  kata::SharedText received;
-  kata::Child reader([&] {
-    pipe.CloseWrite();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    received.Store(RawReadAll(pipe.read_fd));
-  });
-  pipe.CloseRead();
-  {
-    kata::pipe::SigpipeGuard guard;
-    kata::InjectedFault eintr =
-        kata::InjectedFault::InterruptEach(kata::kBlockingCalls);
-    try {
-      kata::pipe::WriteAll(pipe.write_fd, data);
-    } catch (const std::system_error& e) {
-      ADD_FAILURE() << "WriteAll inside a SigpipeGuard threw " << e.what()
-                    << " when " << eintr.description()
-                    << Hint(
-                           "a guarded write loop retries EINTR as the "
-                           "unguarded one does (write, poll)");
-    }
-  }
-  pipe.CloseWrite();
-  reader.Join();
-  const std::string got = received.Load();
-  EXPECT_EQ(Difference(data, got.substr(std::min(prefill, got.size()))), "");
+  ExpectWriteAllRetriesEveryInterruptedCall(
+      true, "WriteAll inside a SigpipeGuard",
+      "a guarded write loop retries EINTR as the unguarded one does (write, "
+      "poll)");
 }
 
 // Tests that guards nest: the inner one gives nothing back, the outer one
